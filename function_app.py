@@ -1,0 +1,10 @@
+"""The Functions app: one FunctionApp that registers every area's blueprint."""
+
+import azure.functions as func
+
+from blueprints import docs, health
+
+app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
+
+for blueprint in (health.bp, docs.bp):
+    app.register_functions(blueprint)

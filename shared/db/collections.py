@@ -1,0 +1,49 @@
+"""Named accessors for every collection, so no module spells a collection name twice."""
+
+from __future__ import annotations
+
+from pymongo.collection import Collection
+
+from shared.db.client import Document, get_database
+
+MIGRATIONS = "migrations"
+RATE_LIMITS = "rate_limits"
+USERS = "users"
+REFRESH_TOKENS = "refresh_tokens"
+PASSWORD_RESETS = "password_resets"  # noqa: S105 - a collection name
+REVOKED_TOKENS = "revoked_tokens"
+AUDIT_LOG = "audit_log"
+UPLOADS = "uploads"
+
+
+def collection(name: str) -> Collection[Document]:
+    """The collection called ``name`` in the application database."""
+    return get_database()[name]
+
+
+def rate_limits() -> Collection[Document]:
+    return collection(RATE_LIMITS)
+
+
+def users() -> Collection[Document]:
+    return collection(USERS)
+
+
+def refresh_tokens() -> Collection[Document]:
+    return collection(REFRESH_TOKENS)
+
+
+def password_resets() -> Collection[Document]:
+    return collection(PASSWORD_RESETS)
+
+
+def revoked_tokens() -> Collection[Document]:
+    return collection(REVOKED_TOKENS)
+
+
+def audit_log() -> Collection[Document]:
+    return collection(AUDIT_LOG)
+
+
+def uploads() -> Collection[Document]:
+    return collection(UPLOADS)

@@ -1,0 +1,96 @@
+"""Versioned, idempotent schema migrations, recorded in the ``migrations`` collection.
+
+Every step may run more than once (two instances starting together, a crash between
+the step and its record), so each one only creates indexes or rewrites documents
+in ways that are safe to repeat.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from pymongo import ASCENDING, DESCENDING
+from pymongo.database import Database
+from pymongo.errors import DuplicateKeyError
+
+from shared.db import collections as names
+from shared.db.client import Document
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    description: str
+    apply: Callable[[Database[Document]], None]
+
+
+def _rate_limit_expiry(db: Database[Document]) -> None:
+    db[names.RATE_LIMITS].create_index("expires_at", expireAfterSeconds=0)
+
+
+def _identity_indexes(db: Database[Document]) -> None:
+    users = db[names.USERS]
+    users.create_index("email", unique=True)
+    users.create_index([("role", ASCENDING), ("_id", DESCENDING)])
+    users.create_index([("is_active", ASCENDING), ("_id", DESCENDING)])
+    users.create_index("full_name_lower")
+    refresh = db[names.REFRESH_TOKENS]
+    refresh.create_index("token_hash", unique=True)
+    refresh.create_index("family_id")
+    refresh.create_index("user_id")
+    refresh.create_index("expires_at", expireAfterSeconds=0)
+    resets = db[names.PASSWORD_RESETS]
+    resets.create_index("token_hash", unique=True)
+    resets.create_index("expires_at", expireAfterSeconds=0)
+    db[names.REVOKED_TOKENS].create_index("expires_at", expireAfterSeconds=0)
+    audit = db[names.AUDIT_LOG]
+    audit.create_index([("action", ASCENDING), ("_id", DESCENDING)])
+    audit.create_index([("actor_id", ASCENDING), ("_id", DESCENDING)])
+    audit.create_index([("at", DESCENDING)])
+
+
+def _upload_indexes(db: Database[Document]) -> None:
+    uploads = db[names.UPLOADS]
+    uploads.create_index([("owner_id", ASCENDING), ("_id", DESCENDING)])
+    uploads.create_index([("owner_id", ASCENDING), ("status", ASCENDING), ("_id", DESCENDING)])
+    uploads.create_index([("status", ASCENDING), ("_id", DESCENDING)])
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "rate-limit counters expire by TTL", _rate_limit_expiry),
+    Migration(2, "identity indexes: users, tokens, resets, audit log", _identity_indexes),
+    Migration(3, "upload indexes", _upload_indexes),
+)
+
+
+def applied_versions(db: Database[Document]) -> set[int]:
+    """Versions already recorded as applied."""
+    return {int(doc["_id"]) for doc in db[names.MIGRATIONS].find({}, {"_id": 1})}
+
+
+def migrate(db: Database[Document]) -> list[int]:
+    """Apply every migration not yet recorded, in order; returns the versions applied now."""
+    done = applied_versions(db)
+    applied: list[int] = []
+    for migration in sorted(MIGRATIONS, key=lambda m: m.version):
+        if migration.version in done:
+            continue
+        migration.apply(db)
+        try:
+            db[names.MIGRATIONS].insert_one(
+                {
+                    "_id": migration.version,
+                    "description": migration.description,
+                    "applied_at": datetime.now(UTC),
+                }
+            )
+        except DuplicateKeyError:
+            continue  # another instance recorded it first; the step itself is idempotent
+        logger.info("applied migration %s: %s", migration.version, migration.description)
+        applied.append(migration.version)
+    return applied

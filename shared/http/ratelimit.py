@@ -1,0 +1,65 @@
+"""Fixed-window rate limits kept in MongoDB, shared by every instance of the app.
+
+One atomic upsert per request: the counter document for (bucket, window) is created
+on first hit and removed by the TTL index after its window, so nothing else ever
+has to clean up.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from pymongo import ReturnDocument
+from pymongo.errors import DuplicateKeyError
+
+from shared.db import collections
+
+WINDOW_SECONDS = 60
+
+
+@dataclass(frozen=True)
+class RateLimitState:
+    limit: int
+    remaining: int
+    reset_seconds: int
+
+    @property
+    def exceeded(self) -> bool:
+        return self.remaining < 0
+
+    def headers(self) -> dict[str, str]:
+        """The RateLimit-* headers (draft IETF names) for this state."""
+        return {
+            "RateLimit-Limit": str(self.limit),
+            "RateLimit-Remaining": str(max(self.remaining, 0)),
+            "RateLimit-Reset": str(self.reset_seconds),
+        }
+
+
+def hit(bucket: str, limit: int, *, now: float | None = None) -> RateLimitState:
+    """Count one request against ``bucket`` and report what is left of its window."""
+    now = time.time() if now is None else now
+    window_start = int(now // WINDOW_SECONDS) * WINDOW_SECONDS
+    window_end = window_start + WINDOW_SECONDS
+    key = f"{bucket}:{window_start}"
+    update = {
+        "$inc": {"count": 1},
+        "$setOnInsert": {"expires_at": datetime.fromtimestamp(window_end, UTC)},
+    }
+    try:
+        doc = collections.rate_limits().find_one_and_update(
+            {"_id": key}, update, upsert=True, return_document=ReturnDocument.AFTER
+        )
+    except DuplicateKeyError:
+        # Two first hits raced to insert the window; the loser simply increments.
+        doc = collections.rate_limits().find_one_and_update(
+            {"_id": key}, update, upsert=True, return_document=ReturnDocument.AFTER
+        )
+    count = int(doc["count"]) if doc else 1
+    return RateLimitState(
+        limit=limit,
+        remaining=limit - count,
+        reset_seconds=max(1, int(window_end - now)),
+    )
