@@ -11,7 +11,7 @@ RATE_LIMITS = "rate_limits"
 USERS = "users"
 REFRESH_TOKENS = "refresh_tokens"
 PASSWORD_RESETS = "password_resets"  # noqa: S105 - a collection name
-REVOKED_TOKENS = "revoked_tokens"
+LOGIN_THROTTLE = "login_throttle"
 AUDIT_LOG = "audit_log"
 UPLOADS = "uploads"
 
@@ -37,8 +37,8 @@ def password_resets() -> Collection[Document]:
     return collection(PASSWORD_RESETS)
 
 
-def revoked_tokens() -> Collection[Document]:
-    return collection(REVOKED_TOKENS)
+def login_throttle() -> Collection[Document]:
+    return collection(LOGIN_THROTTLE)
 
 
 def audit_log() -> Collection[Document]:

@@ -47,7 +47,7 @@ def _identity_indexes(db: Database[Document]) -> None:
     resets = db[names.PASSWORD_RESETS]
     resets.create_index("token_hash", unique=True)
     resets.create_index("expires_at", expireAfterSeconds=0)
-    db[names.REVOKED_TOKENS].create_index("expires_at", expireAfterSeconds=0)
+    db[names.LOGIN_THROTTLE].create_index("expires_at", expireAfterSeconds=0)
     audit = db[names.AUDIT_LOG]
     audit.create_index([("action", ASCENDING), ("_id", DESCENDING)])
     audit.create_index([("actor_id", ASCENDING), ("_id", DESCENDING)])

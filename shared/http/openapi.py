@@ -55,9 +55,7 @@ def _error_statuses(op: Operation) -> list[int]:
     return sorted(statuses)
 
 
-def _operation(
-    op: Operation, keys: dict[tuple[type[BaseModel], str], Any], defs: dict[str, Any]
-) -> dict[str, Any]:
+def _operation(op: Operation, keys: dict[Any, Any], defs: dict[str, Any]) -> dict[str, Any]:
     parameters: list[dict[str, Any]] = []
     for name, pattern in op.path_parameters.items():
         schema: dict[str, Any] = {"type": "string"}
@@ -79,16 +77,16 @@ def _operation(
             )
     success: dict[str, Any] = {"description": op.summary}
     if op.response is not None:
-        success["content"] = {
-            op.content_type: {"schema": keys[(op.response, "serialization")]}
-        }
+        success["content"] = {op.content_type: {"schema": keys[(op.response, "serialization")]}}
     elif op.content_type != "application/json":
         success["content"] = {op.content_type: {"schema": {"type": "string"}}}
     responses: dict[str, Any] = {str(op.status): success}
     for status in _error_statuses(op):
         responses[str(status)] = {
             "description": _ERROR_TEXT.get(status, "Error"),
-            "content": {"application/problem+json": {"schema": {"$ref": REF.format(model="Problem")}}},
+            "content": {
+                "application/problem+json": {"schema": {"$ref": REF.format(model="Problem")}}
+            },
         }
     document: dict[str, Any] = {
         "operationId": op.name,

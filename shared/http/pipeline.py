@@ -28,6 +28,7 @@ from shared.http.registry import Operation, RateLimit
 
 if TYPE_CHECKING:
     from shared.config import Settings
+    from shared.services.context import Caller
 
 JSON = "application/json"
 PROBLEM_JSON = "application/problem+json"
@@ -48,6 +49,17 @@ class ApiRequest:
     body: Any = None
     query: Any = None
     principal: Principal | None = None
+
+    @property
+    def caller(self) -> Caller:
+        """Who is acting, for services' audit records."""
+        from shared.services.context import Caller
+
+        return Caller(
+            ip=self.client_ip,
+            request_id=self.request_id,
+            user_id=self.principal.user_id if self.principal else None,
+        )
 
     @property
     def user(self) -> Principal:
@@ -202,7 +214,22 @@ def _handle(
         body=_parse_body(operation, req, settings.MAX_BODY_BYTES),
         query=_parse_query(operation, req),
     )
-    return _render(operation, handler(request))
+    response = _render(operation, handler(request))
+    if operation.role is Role.ADMIN:
+        _audit_admin_call(operation, request, response.status_code)
+    return response
+
+
+def _audit_admin_call(operation: Operation, request: ApiRequest, status: int) -> None:
+    """Every admin call leaves a trace: which operation, on what, with what outcome."""
+    from shared.services import audit
+
+    audit.record(
+        f"admin.{operation.name}",
+        caller=request.caller,
+        target_id=next(iter(request.route_params.values()), None),
+        details={"method": request.method, "route": operation.route, "status": status},
+    )
 
 
 def _authenticate(

@@ -1,0 +1,59 @@
+"""User requests and responses."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from shared.http.principal import Role
+from shared.schemas.base import Page, QueryModel, RequestModel, ResponseModel
+from shared.schemas.fields import Cursor, Email, FullName, PageLimit, Password
+
+
+class UserPublic(ResponseModel):
+    """A user as clients see it: never hashes, secrets or token data."""
+
+    id: str
+    email: str
+    full_name: str | None
+    role: Role
+    is_active: bool
+    mfa_enabled: bool
+    created_at: datetime
+    updated_at: datetime
+
+
+UsersPage = Page[UserPublic]
+
+
+class UserUpdateMe(RequestModel):
+    full_name: FullName | None = None
+
+
+class PasswordChange(RequestModel):
+    current_password: Password
+    new_password: Password
+
+
+class AccountDelete(RequestModel):
+    password: Password
+
+
+class UserCreate(RequestModel):
+    email: Email
+    password: Password
+    full_name: FullName | None = None
+    role: Role = Role.USER
+
+
+class UserUpdate(RequestModel):
+    full_name: FullName | None = None
+    role: Role | None = None
+    is_active: bool | None = None
+
+
+class UserListQuery(QueryModel):
+    limit: PageLimit = 20
+    cursor: Cursor | None = None
+    q: str | None = None
+    role: Role | None = None
+    is_active: bool | None = None

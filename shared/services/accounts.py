@@ -1,0 +1,46 @@
+"""Rules every account path shares: password policy and the public view of a user."""
+
+from __future__ import annotations
+
+from shared.config import get_settings
+from shared.db.client import Document
+from shared.errors import ValidationFailed
+from shared.schemas.users import UserPublic
+from shared.security import passwords
+
+
+def check_new_password(
+    password: str, *, email: str, full_name: str | None, field: str = "password"
+) -> None:
+    """Refuse a weak or breached password with a 422 that says why."""
+    try:
+        passwords.check_password_policy(password, email=email, full_name=full_name)
+    except passwords.WeakPasswordError as exc:
+        raise _weak(str(exc), field) from None
+    if get_settings().PASSWORD_BREACH_CHECK:
+        from shared.services.breach import is_password_breached
+
+        if is_password_breached(password):
+            raise _weak(
+                "This password has appeared in a known data breach; choose another one", field
+            )
+
+
+def _weak(message: str, field: str) -> ValidationFailed:
+    return ValidationFailed(
+        message, errors=[{"loc": ["body", field], "msg": message, "type": "weak_password"}]
+    )
+
+
+def public_user(user: Document) -> UserPublic:
+    """What a client may see of a user document."""
+    return UserPublic(
+        id=str(user["_id"]),
+        email=user["email"],
+        full_name=user.get("full_name"),
+        role=user["role"],
+        is_active=user["is_active"],
+        mfa_enabled=bool(user.get("mfa", {}).get("enabled")),
+        created_at=user["created_at"],
+        updated_at=user["updated_at"],
+    )

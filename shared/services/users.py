@@ -1,0 +1,169 @@
+"""Profiles and account management, for the user themself and for admins."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bson import ObjectId
+from pymongo.errors import DuplicateKeyError
+
+from shared.db.client import Document
+from shared.errors import BadRequest, Conflict, NotFound
+from shared.http.principal import Principal, Role
+from shared.repositories import login_throttle, password_resets, refresh_tokens, users
+from shared.repositories.ids import parse_id
+from shared.schemas.users import (
+    PasswordChange,
+    UserCreate,
+    UserListQuery,
+    UserPublic,
+    UsersPage,
+    UserUpdate,
+    UserUpdateMe,
+)
+from shared.security import passwords
+from shared.services import audit, sessions
+from shared.services.accounts import check_new_password, public_user
+from shared.services.context import Caller
+
+
+def _existing(user_id: str) -> Document:
+    """The user with this id; malformed and unknown ids are both 404."""
+    oid = parse_id(user_id)
+    user = users.find_by_id(oid) if oid else None
+    if user is None:
+        raise NotFound("No user with this id")
+    return user
+
+
+def me(principal: Principal) -> UserPublic:
+    return public_user(principal.user)
+
+
+def update_me(principal: Principal, changes: UserUpdateMe) -> UserPublic:
+    updated = users.update_user(ObjectId(principal.user_id), changes.model_dump(exclude_unset=True))
+    if updated is None:
+        raise NotFound("No user with this id")
+    return public_user(updated)
+
+
+def change_password(principal: Principal, payload: PasswordChange, *, caller: Caller) -> None:
+    """New password after proving the current one; other sessions end, this one may refresh."""
+    user = _existing(principal.user_id)
+    if not passwords.verify_password(payload.current_password, user["password_hash"]):
+        raise BadRequest("The current password is not correct", code="invalid_password")
+    check_new_password(
+        payload.new_password,
+        email=user["email"],
+        full_name=user.get("full_name"),
+        field="new_password",
+    )
+    users.update_user(user["_id"], {"password_hash": passwords.hash_password(payload.new_password)})
+    sessions.revoke_all(user["_id"], keep_family=principal.session_id)
+    audit.record("user.password_changed", caller=caller, target_id=principal.user_id)
+
+
+def delete_me(principal: Principal, password: str, *, caller: Caller) -> None:
+    """Close one's own account after confirming the password."""
+    user = _existing(principal.user_id)
+    if not passwords.verify_password(password, user["password_hash"]):
+        raise BadRequest("The password is not correct", code="invalid_password")
+    _ensure_not_last_admin(user)
+    _delete(user, caller=caller)
+
+
+def list_users(query: UserListQuery) -> UsersPage:
+    from shared.schemas.fields import normalize_email
+
+    page = users.list_users(
+        limit=query.limit,
+        cursor=query.cursor,
+        prefix=normalize_email(query.q) if query.q else None,
+        role=query.role.value if query.role else None,
+        is_active=query.is_active,
+    )
+    return UsersPage(
+        items=[public_user(doc) for doc in page.documents], next_cursor=page.next_cursor
+    )
+
+
+def create_user(payload: UserCreate, *, caller: Caller) -> UserPublic:
+    check_new_password(payload.password, email=payload.email, full_name=payload.full_name)
+    try:
+        user = users.insert_user(
+            email=payload.email,
+            password_hash=passwords.hash_password(payload.password),
+            full_name=payload.full_name,
+            role=payload.role.value,
+        )
+    except DuplicateKeyError:
+        raise Conflict("An account with this email already exists", code="email_taken") from None
+    audit.record(
+        "user.created", caller=caller, target_id=str(user["_id"]), details={"role": user["role"]}
+    )
+    return public_user(user)
+
+
+def get_user(user_id: str) -> UserPublic:
+    return public_user(_existing(user_id))
+
+
+def update_user(user_id: str, payload: UserUpdate, *, caller: Caller) -> UserPublic:
+    """Admin edit; a role change or deactivation ends every session of the user."""
+    user = _existing(user_id)
+    changes: dict[str, Any] = payload.model_dump(exclude_unset=True, mode="json")
+    if changes.get("role") is None:
+        changes.pop("role", None)
+    if changes.get("is_active") is None:
+        changes.pop("is_active", None)
+    role_changed = "role" in changes and changes["role"] != user["role"]
+    deactivated = changes.get("is_active") is False and user["is_active"]
+    if role_changed or deactivated:
+        _ensure_not_last_admin(user)
+    updated = users.update_user(user["_id"], changes)
+    if updated is None:
+        raise NotFound("No user with this id")
+    if role_changed or deactivated:
+        sessions.revoke_all(user["_id"])
+    if role_changed:
+        audit.record(
+            "user.role_changed",
+            caller=caller,
+            target_id=user_id,
+            details={"from": user["role"], "to": changes["role"]},
+        )
+    if "is_active" in changes and changes["is_active"] != user["is_active"]:
+        audit.record(
+            "user.activation_changed",
+            caller=caller,
+            target_id=user_id,
+            details={"is_active": changes["is_active"]},
+        )
+    if changes.get("is_active") is True:
+        login_throttle.clear(user["email"])
+    return public_user(updated)
+
+
+def delete_user(user_id: str, *, caller: Caller) -> None:
+    user = _existing(user_id)
+    _ensure_not_last_admin(user)
+    _delete(user, caller=caller)
+
+
+def _ensure_not_last_admin(user: Document) -> None:
+    """Keep at least one active admin, or nobody could administer the product."""
+    is_active_admin = user["role"] == Role.ADMIN.value and user["is_active"]
+    if is_active_admin and users.count_active_admins() <= 1:
+        raise Conflict("The last active admin cannot be removed or demoted", code="last_admin")
+
+
+def _delete(user: Document, *, caller: Caller) -> None:
+    from shared.services import uploads
+
+    user_id: ObjectId = user["_id"]
+    uploads.delete_all_for_owner(str(user_id))
+    refresh_tokens.delete_for_user(user_id)
+    password_resets.delete_for_user(user_id)
+    login_throttle.clear(user["email"])
+    users.delete_user(user_id)
+    audit.record("user.deleted", caller=caller, target_id=str(user_id))

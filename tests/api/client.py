@@ -1,0 +1,94 @@
+"""Call the app in-process: route matching like the host, then the indexed function."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import unquote, urlsplit, parse_qsl
+
+import azure.functions as func
+
+from tests.app_functions import route_table
+
+CLIENT_IP = "203.0.113.10"
+
+
+@dataclass
+class Response:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+    @property
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+    @property
+    def content_type(self) -> str:
+        return self.headers.get("content-type", "")
+
+
+class ApiClient:
+    """A minimal HTTP client that invokes the real functions without a server."""
+
+    def __init__(self, client_ip: str = CLIENT_IP) -> None:
+        self.client_ip = client_ip
+
+    def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        json_body: Any = None,
+        body: bytes | None = None,
+        token: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> Response:
+        parts = urlsplit(url)
+        request_headers = {"X-Forwarded-For": self.client_ip, **(headers or {})}
+        if token is not None:
+            request_headers["Authorization"] = f"Bearer {token}"
+        if json_body is not None:
+            body = json.dumps(json_body).encode()
+            request_headers.setdefault("Content-Type", "application/json")
+        segments = [unquote(s) for s in parts.path.strip("/").split("/")]
+        match = route_table().match(method, segments)
+        if match is None:
+            from shared.http.pipeline import unmatched_route_response
+
+            status = 405 if route_table().methods_at(segments) else 404
+            req = func.HttpRequest(method, "http://localhost" + url, headers=request_headers,
+                                   body=body or b"")
+            return _wrap(unmatched_route_response(req, status))
+        req = func.HttpRequest(
+            method,
+            "http://localhost" + url,
+            headers=request_headers,
+            params=dict(parse_qsl(parts.query)),
+            route_params=match.params,
+            body=body or b"",
+        )
+        response = match.route.user_function(req)
+        assert isinstance(response, func.HttpResponse)
+        return _wrap(response)
+
+    def get(self, url: str, **kwargs: Any) -> Response:
+        return self.request("GET", url, **kwargs)
+
+    def post(self, url: str, json: Any = None, **kwargs: Any) -> Response:
+        return self.request("POST", url, json_body=json, **kwargs)
+
+    def patch(self, url: str, json: Any = None, **kwargs: Any) -> Response:
+        return self.request("PATCH", url, json_body=json, **kwargs)
+
+    def delete(self, url: str, json: Any = None, **kwargs: Any) -> Response:
+        return self.request("DELETE", url, json_body=json, **kwargs)
+
+
+def _wrap(response: func.HttpResponse) -> Response:
+    return Response(
+        status=response.status_code,
+        headers={k.lower(): v for k, v in response.headers.items()},
+        body=response.get_body() or b"",
+    )
