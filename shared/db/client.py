@@ -20,9 +20,9 @@ _database: Database[Document] | None = None
 def _connect(url: str, timeout_ms: int) -> MongoClient[Document]:
     if url.startswith(EMBEDDED_SCHEME):
         # The embedded in-memory database for local runs and tests; loaded only here.
-        import mongomock
+        from shared.db.embedded import embedded_client
 
-        client: MongoClient[Document] = mongomock.MongoClient(tz_aware=True)
+        client: MongoClient[Document] = embedded_client()
         return client
     # Short timeouts turn an outage into a quick 503 instead of a hung invocation.
     return MongoClient(

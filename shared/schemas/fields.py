@@ -13,7 +13,7 @@ def normalize_email(value: str) -> str:
     return unicodedata.normalize("NFKC", value).strip().lower()
 
 
-def _valid_email(value: str) -> str:
+def valid_email(value: str) -> str:
     from email_validator import EmailNotValidError, validate_email
 
     normalized = normalize_email(value)
@@ -32,7 +32,7 @@ def _clean_name(value: str) -> str:
 
 
 # A new address (registration, admin create): validated and normalised.
-Email = Annotated[str, StringConstraints(max_length=254), AfterValidator(_valid_email)]
+Email = Annotated[str, StringConstraints(max_length=254), AfterValidator(valid_email)]
 # An address typed at login or recovery: only normalised, so a typo is just "not found".
 EmailLookup = Annotated[
     str, StringConstraints(min_length=1, max_length=254), AfterValidator(normalize_email)

@@ -1,0 +1,103 @@
+"""Write docs/api-reference.md from the OpenAPI document (run by `make docs`).
+
+A test regenerates the text and fails when the committed file is stale.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+OUTPUT = ROOT / "docs" / "api-reference.md"
+
+HEADER = """# API reference
+
+Generated from the OpenAPI document by `scripts/generate_api_reference.py` (`make docs`);
+do not edit by hand. The contract it implements is `../shared/API.md`; decisions where
+that contract is silent are listed at the end.
+"""
+
+DECISIONS = """
+## Decisions where API.md is silent
+
+- Error `code`s beyond those API.md names: `invalid_json` (400), `unsupported_media_type`
+  (415), `payload_too_large` (413), `validation_error` (422), `weak_password` (in `errors`),
+  `rate_limited` and `login_locked` (429), `invalid_token` (401 for access/refresh tokens),
+  `https_required` (403), `last_admin` (409: the last active admin cannot be demoted,
+  deactivated or deleted), `mfa_already_enabled` (409), `mfa_not_set_up` and
+  `mfa_not_enabled` (400), `service_unavailable` (503).
+- The login throttle counts failures per email address whether or not an account exists,
+  so a 429 reveals nothing about who has an account.
+- Changing one's password ends every other session immediately; the caller's own access
+  token also stops working, but its refresh token stays valid so the client can refresh.
+- `POST /api/v1/auth/password/forgot` answers `{"detail": ...}` with 202; the mail leaves
+  on a background thread so the answer takes the same time for unknown addresses.
+- Every admin call is audited as `admin.<operation id>`.
+- Path ids are 24-hex-digit strings; anything else is a 404 before any code runs.
+"""
+
+
+def _schema_name(schema: dict[str, Any] | None) -> str:
+    if not schema:
+        return "-"
+    ref = schema.get("$ref", "")
+    return f"`{ref.rsplit('/', 1)[-1]}`" if ref else f"`{schema.get('type', 'object')}`"
+
+
+def render(document: dict[str, Any]) -> str:
+    """The Markdown text for an OpenAPI document."""
+    lines = [HEADER, f"API version {document['info']['version']}, OpenAPI {document['openapi']}.\n"]
+    by_tag: dict[str, list[tuple[str, str, dict[str, Any]]]] = {}
+    for path, item in document["paths"].items():
+        for method, operation in item.items():
+            by_tag.setdefault(operation["tags"][0], []).append((method.upper(), path, operation))
+    for tag, operations in by_tag.items():
+        lines.append(f"## {tag.capitalize()}\n")
+        lines.append("| method | path | who | request | success | errors |")
+        lines.append("|---|---|---|---|---|---|")
+        for method, path, op in operations:
+            who = op.get("x-required-role", "anyone")
+            body = op.get("requestBody", {}).get("content", {}).get("application/json", {})
+            ok = [s for s in op["responses"] if s.startswith("2")]
+            ok_content = op["responses"][ok[0]].get("content", {})
+            ok_schema = next(iter(ok_content.values()), {}).get("schema") if ok_content else None
+            errors = ", ".join(s for s in op["responses"] if not s.startswith("2"))
+            success = f"{ok[0]} {_schema_name(ok_schema)}" if ok_schema else ok[0]
+            lines.append(
+                f"| {method} | `{path}` | {who} | {_schema_name(body.get('schema'))} "
+                f"| {success} | {errors} |"
+            )
+        lines.append("")
+        for method, path, op in operations:
+            lines.append(f"### {method} {path}\n\n{op['summary']}.")
+            if op.get("description"):
+                lines.append(f"\n{op['description']}")
+            params = [p for p in op.get("parameters", []) if p["in"] == "query"]
+            if params:
+                lines.append("\nQuery: " + ", ".join(f"`{p['name']}`" for p in params) + ".")
+            lines.append("")
+    lines.append(DECISIONS.strip() + "\n")
+    return "\n".join(lines)
+
+
+def current_text() -> str:
+    """The reference as the code defines it now."""
+    import function_app  # noqa: F401 - registers every operation
+    from shared.http.openapi import openapi_document
+
+    return render(openapi_document("1.0.0"))
+
+
+def main() -> int:
+    OUTPUT.parent.mkdir(exist_ok=True)
+    OUTPUT.write_text(current_text(), encoding="utf-8")
+    print(f"wrote {OUTPUT.relative_to(ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
