@@ -1,11 +1,17 @@
 """Admin: statistics, the audit log and account interventions (every call is audited)."""
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 import azure.functions as func
 
 from shared.http.pipeline import ApiRequest, endpoint
 from shared.http.principal import Role
 from shared.http.routes import USER_ID
-from shared.schemas.admin import AuditPage, AuditQuery, Stats
+
+if TYPE_CHECKING:
+    from shared.schemas.admin import AuditPage, Stats
 
 bp = func.Blueprint()
 TAGS = ["admin"]
@@ -19,7 +25,7 @@ TAGS = ["admin"]
     summary="Counts of users and uploads",
     tags=TAGS,
     role=Role.ADMIN,
-    response=Stats,
+    response="admin.Stats",
 )
 def stats(request: ApiRequest) -> Stats:
     """Users by role and activity; uploads by status, with total bytes."""
@@ -36,8 +42,8 @@ def stats(request: ApiRequest) -> Stats:
     summary="The audit log",
     tags=TAGS,
     role=Role.ADMIN,
-    query=AuditQuery,
-    response=AuditPage,
+    query="admin.AuditQuery",
+    response="admin.AuditPage",
 )
 def audit_log(request: ApiRequest) -> AuditPage:
     """Newest first; filter by action, actor_id and since (ISO 8601)."""

@@ -1,25 +1,23 @@
 """Auth: registration, login, tokens, logout, password recovery and MFA."""
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 import azure.functions as func
 
-from shared.http.pipeline import ApiRequest, ApiResponse, endpoint
+from shared.http.pipeline import ApiRequest, endpoint
 from shared.http.principal import Role
 from shared.http.registry import RateLimit
-from shared.schemas.auth import (
-    LoginRequest,
-    LogoutRequest,
-    MfaDisable,
-    MfaEnable,
-    MfaRecoveryCodes,
-    MfaSetup,
-    PasswordForgot,
-    PasswordReset,
-    RefreshRequest,
-    Tokens,
-    UserRegister,
-)
-from shared.schemas.base import Message
-from shared.schemas.users import UserPublic
+
+if TYPE_CHECKING:
+    from shared.schemas.auth import (
+        MfaRecoveryCodes,
+        MfaSetup,
+        Tokens,
+    )
+    from shared.schemas.base import Message
+    from shared.schemas.users import UserPublic
 
 bp = func.Blueprint()
 TAGS = ["auth"]
@@ -34,8 +32,8 @@ TAGS = ["auth"]
     tags=TAGS,
     status=201,
     rate_limit=RateLimit.AUTH,
-    body=UserRegister,
-    response=UserPublic,
+    body="auth.UserRegister",
+    response="users.UserPublic",
     errors_=[403, 409],
 )
 def register(request: ApiRequest) -> UserPublic:
@@ -53,8 +51,8 @@ def register(request: ApiRequest) -> UserPublic:
     summary="Sign in and receive tokens",
     tags=TAGS,
     rate_limit=RateLimit.AUTH,
-    body=LoginRequest,
-    response=Tokens,
+    body="auth.LoginRequest",
+    response="auth.Tokens",
     errors_=[401],
 )
 def login(request: ApiRequest) -> Tokens:
@@ -72,8 +70,8 @@ def login(request: ApiRequest) -> Tokens:
     summary="Rotate a refresh token",
     tags=TAGS,
     rate_limit=RateLimit.AUTH,
-    body=RefreshRequest,
-    response=Tokens,
+    body="auth.RefreshRequest",
+    response="auth.Tokens",
     errors_=[401],
 )
 def refresh(request: ApiRequest) -> Tokens:
@@ -92,7 +90,7 @@ def refresh(request: ApiRequest) -> Tokens:
     tags=TAGS,
     status=204,
     role=Role.GUEST,
-    body=LogoutRequest,
+    body="auth.LogoutRequest",
     body_optional=True,
 )
 def logout(request: ApiRequest) -> None:
@@ -128,18 +126,16 @@ def logout_all(request: ApiRequest) -> None:
     tags=TAGS,
     status=202,
     rate_limit=RateLimit.AUTH,
-    body=PasswordForgot,
-    response=Message,
+    body="auth.PasswordForgot",
+    response="base.Message",
 )
-def password_forgot(request: ApiRequest) -> ApiResponse:
+def password_forgot(request: ApiRequest) -> Message:
     """Always 202, whether or not the address has an account."""
+    from shared.schemas.base import Message
     from shared.services import auth
 
     auth.forgot_password(request.body.email, caller=request.caller)
-    return ApiResponse(
-        status=202,
-        body=Message(detail="If the address has an account, a reset link is on its way"),
-    )
+    return Message(detail="If the address has an account, a reset link is on its way")
 
 
 @endpoint(
@@ -151,7 +147,7 @@ def password_forgot(request: ApiRequest) -> ApiResponse:
     tags=TAGS,
     status=204,
     rate_limit=RateLimit.AUTH,
-    body=PasswordReset,
+    body="auth.PasswordReset",
     errors_=[400],
 )
 def password_reset(request: ApiRequest) -> None:
@@ -169,7 +165,7 @@ def password_reset(request: ApiRequest) -> None:
     summary="Start TOTP setup",
     tags=TAGS,
     role=Role.GUEST,
-    response=MfaSetup,
+    response="auth.MfaSetup",
     errors_=[409],
 )
 def mfa_setup(request: ApiRequest) -> MfaSetup:
@@ -187,8 +183,8 @@ def mfa_setup(request: ApiRequest) -> MfaSetup:
     summary="Enable TOTP with a code",
     tags=TAGS,
     role=Role.GUEST,
-    body=MfaEnable,
-    response=MfaRecoveryCodes,
+    body="auth.MfaEnable",
+    response="auth.MfaRecoveryCodes",
     errors_=[400, 409],
 )
 def mfa_enable(request: ApiRequest) -> MfaRecoveryCodes:
@@ -207,7 +203,7 @@ def mfa_enable(request: ApiRequest) -> MfaRecoveryCodes:
     tags=TAGS,
     status=204,
     role=Role.GUEST,
-    body=MfaDisable,
+    body="auth.MfaDisable",
     errors_=[400],
 )
 def mfa_disable(request: ApiRequest) -> None:

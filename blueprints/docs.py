@@ -3,15 +3,8 @@
 import azure.functions as func
 
 from shared.http.pipeline import ApiRequest, ApiResponse, endpoint
-from shared.schemas.base import ResponseModel
 
 bp = func.Blueprint()
-
-
-class OpenApiDocument(ResponseModel):
-    """An OpenAPI 3.1 document (see https://spec.openapis.org/oas/v3.1.0)."""
-
-    openapi: str
 
 
 @endpoint(
@@ -21,7 +14,7 @@ class OpenApiDocument(ResponseModel):
     method="GET",
     summary="The OpenAPI 3.1 document of every route",
     tags=["docs"],
-    response=OpenApiDocument,
+    response="docs.OpenApiDocument",
 )
 def openapi_document(request: ApiRequest) -> ApiResponse:
     """Generated from the registered routes and their pydantic schemas."""

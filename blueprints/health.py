@@ -1,10 +1,16 @@
 """Health probes: liveness without dependencies, readiness with them."""
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 import azure.functions as func
 
 from shared.http.pipeline import ApiRequest, ApiResponse, endpoint
 from shared.http.registry import RateLimit
-from shared.schemas.health import Health, Readiness
+
+if TYPE_CHECKING:
+    from shared.schemas.health import Health
 
 bp = func.Blueprint()
 
@@ -17,7 +23,7 @@ bp = func.Blueprint()
     summary="Liveness: the app is running",
     tags=["health"],
     rate_limit=RateLimit.NONE,
-    response=Health,
+    response="health.Health",
 )
 def health(request: ApiRequest) -> Health:
     """Answers without touching any dependency, for the platform's liveness probe."""
@@ -34,7 +40,7 @@ def health(request: ApiRequest) -> Health:
     summary="Readiness: the database and storage answer",
     tags=["health"],
     rate_limit=RateLimit.NONE,
-    response=Readiness,
+    response="health.Readiness",
     errors_=[503],
 )
 def health_ready(request: ApiRequest) -> ApiResponse:

@@ -1,20 +1,20 @@
 """Users: one's own profile, and account management for admins."""
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 import azure.functions as func
 
 from shared.http.pipeline import ApiRequest, endpoint
 from shared.http.principal import Role
 from shared.http.routes import USER_ID
-from shared.schemas.users import (
-    AccountDelete,
-    PasswordChange,
-    UserCreate,
-    UserListQuery,
-    UserPublic,
-    UsersPage,
-    UserUpdate,
-    UserUpdateMe,
-)
+
+if TYPE_CHECKING:
+    from shared.schemas.users import (
+        UserPublic,
+        UsersPage,
+    )
 
 bp = func.Blueprint()
 TAGS = ["users"]
@@ -28,7 +28,7 @@ TAGS = ["users"]
     summary="The signed-in user",
     tags=TAGS,
     role=Role.GUEST,
-    response=UserPublic,
+    response="users.UserPublic",
 )
 def me(request: ApiRequest) -> UserPublic:
     """Read from the request's principal: no extra database read."""
@@ -45,8 +45,8 @@ def me(request: ApiRequest) -> UserPublic:
     summary="Edit one's own profile",
     tags=TAGS,
     role=Role.GUEST,
-    body=UserUpdateMe,
-    response=UserPublic,
+    body="users.UserUpdateMe",
+    response="users.UserPublic",
 )
 def update_me(request: ApiRequest) -> UserPublic:
     """Only full_name; role, is_active, email, password or id give 422."""
@@ -64,7 +64,7 @@ def update_me(request: ApiRequest) -> UserPublic:
     tags=TAGS,
     status=204,
     role=Role.GUEST,
-    body=PasswordChange,
+    body="users.PasswordChange",
     errors_=[400],
 )
 def change_password(request: ApiRequest) -> None:
@@ -83,7 +83,7 @@ def change_password(request: ApiRequest) -> None:
     tags=TAGS,
     status=204,
     role=Role.GUEST,
-    body=AccountDelete,
+    body="users.AccountDelete",
     errors_=[400, 409],
 )
 def delete_me(request: ApiRequest) -> None:
@@ -101,8 +101,8 @@ def delete_me(request: ApiRequest) -> None:
     summary="List users",
     tags=TAGS,
     role=Role.ADMIN,
-    query=UserListQuery,
-    response=UsersPage,
+    query="users.UserListQuery",
+    response="users.UsersPage",
 )
 def list_users(request: ApiRequest) -> UsersPage:
     """Newest first; q matches the start of the email or name."""
@@ -120,8 +120,8 @@ def list_users(request: ApiRequest) -> UsersPage:
     tags=TAGS,
     status=201,
     role=Role.ADMIN,
-    body=UserCreate,
-    response=UserPublic,
+    body="users.UserCreate",
+    response="users.UserPublic",
     errors_=[409],
 )
 def create_user(request: ApiRequest) -> UserPublic:
@@ -139,7 +139,7 @@ def create_user(request: ApiRequest) -> UserPublic:
     summary="One user",
     tags=TAGS,
     role=Role.ADMIN,
-    response=UserPublic,
+    response="users.UserPublic",
     errors_=[404],
 )
 def get_user(request: ApiRequest) -> UserPublic:
@@ -157,8 +157,8 @@ def get_user(request: ApiRequest) -> UserPublic:
     summary="Edit a user",
     tags=TAGS,
     role=Role.ADMIN,
-    body=UserUpdate,
-    response=UserPublic,
+    body="users.UserUpdate",
+    response="users.UserPublic",
     errors_=[404, 409],
 )
 def update_user(request: ApiRequest) -> UserPublic:

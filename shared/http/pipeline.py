@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import azure.functions as func
-from pydantic import BaseModel, ValidationError
+from pydantic_core import ValidationError
 from pymongo.errors import ConnectionFailure, ExecutionTimeout, OperationFailure
 
 from shared import errors
@@ -27,6 +27,8 @@ from shared.http.principal import Principal, Role
 from shared.http.registry import Operation, RateLimit
 
 if TYPE_CHECKING:
+    from pydantic import BaseModel
+
     from shared.config import Settings
     from shared.services.context import Caller
 
@@ -100,10 +102,10 @@ def endpoint(
     status: int = 200,
     role: Role | None = None,
     rate_limit: RateLimit = RateLimit.ANONYMOUS,
-    body: type[BaseModel] | None = None,
+    body: type[BaseModel] | str | None = None,
     body_optional: bool = False,
-    query: type[BaseModel] | None = None,
-    response: type[BaseModel] | None = None,
+    query: type[BaseModel] | str | None = None,
+    response: type[BaseModel] | str | None = None,
     errors_: Sequence[int] = (),
     content_type: str = JSON,
 ) -> Callable[[Handler], Handler]:
@@ -120,10 +122,10 @@ def endpoint(
             status=status,
             role=role,
             rate_limit=rate_limit,
-            body=body,
+            body_ref=body,
             body_optional=body_optional,
-            query=query,
-            response=response,
+            query_ref=query,
+            response_ref=response,
             errors=tuple(errors_),
             content_type=content_type,
         )
@@ -354,8 +356,8 @@ def _serialize(body: Any) -> bytes | None:
         return body
     if isinstance(body, str):
         return body.encode()
-    if isinstance(body, BaseModel):
-        return body.model_dump_json().encode()
+    if hasattr(body, "model_dump_json"):  # a pydantic model, without importing pydantic.main
+        return str(body.model_dump_json()).encode()
     return json.dumps(body, separators=(",", ":"), default=str).encode()
 
 

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import functools
+import importlib
 import re
 from dataclasses import dataclass
 from enum import StrEnum
-
-from pydantic import BaseModel
+from typing import TYPE_CHECKING
 
 from shared.http.principal import Role
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
+
+# A schema named "module.Class" under shared.schemas (resolved on first use), or the class.
+# Blueprints use names so that indexing the app does not build pydantic models: defining
+# the first model class costs about as much as the rest of the cold start above baseline.
 
 
 class RateLimit(StrEnum):
@@ -30,12 +38,24 @@ class Operation:
     status: int
     role: Role | None
     rate_limit: RateLimit
-    body: type[BaseModel] | None
+    body_ref: type[BaseModel] | str | None
     body_optional: bool
-    query: type[BaseModel] | None
-    response: type[BaseModel] | None
+    query_ref: type[BaseModel] | str | None
+    response_ref: type[BaseModel] | str | None
     errors: tuple[int, ...]
     content_type: str
+
+    @property
+    def body(self) -> type[BaseModel] | None:
+        return resolve_model(self.body_ref)
+
+    @property
+    def query(self) -> type[BaseModel] | None:
+        return resolve_model(self.query_ref)
+
+    @property
+    def response(self) -> type[BaseModel] | None:
+        return resolve_model(self.response_ref)
 
     @property
     def path(self) -> str:
@@ -53,6 +73,22 @@ class Operation:
                 regex.group(1).replace("{{", "{").replace("}}", "}") if regex else None
             )
         return found
+
+
+def resolve_model(ref: type[BaseModel] | str | None) -> type[BaseModel] | None:
+    """The model class a reference names ("auth.UserRegister" → shared.schemas.auth)."""
+    if ref is None or not isinstance(ref, str):
+        return ref
+    return _import_model(ref)
+
+
+@functools.cache
+def _import_model(ref: str) -> type[BaseModel]:
+    module_name, _, class_name = ref.rpartition(".")
+    model: type[BaseModel] = getattr(
+        importlib.import_module(f"shared.schemas.{module_name}"), class_name
+    )
+    return model
 
 
 # {name}, {name?} or {name:constraint}; a constraint may hold doubled braces.
