@@ -6,6 +6,7 @@ import threading
 from typing import Any
 
 from pymongo import MongoClient
+from pymongo.collection import Collection
 from pymongo.database import Database
 
 EMBEDDED_SCHEME = "mongomock://"
@@ -15,6 +16,7 @@ Document = dict[str, Any]
 _lock = threading.Lock()
 _client: MongoClient[Document] | None = None
 _database: Database[Document] | None = None
+_collections: dict[str, Collection[Document]] = {}
 
 
 def _connect(url: str, timeout_ms: int) -> MongoClient[Document]:
@@ -54,6 +56,14 @@ def get_database() -> Database[Document]:
     return _database
 
 
+def get_collection(name: str) -> Collection[Document]:
+    """A collection of the application database, built once per process."""
+    found = _collections.get(name)
+    if found is None:
+        found = _collections[name] = get_database()[name]
+    return found
+
+
 def ping_database() -> None:
     """Round-trip to the server; raises a pymongo error when it is unreachable."""
     get_database().command("ping")
@@ -67,3 +77,4 @@ def reset_database_client() -> None:
             _client.close()
         _client = None
         _database = None
+        _collections.clear()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pymongo.collection import Collection
 
-from shared.db.client import Document, get_database
+from shared.db.client import Document, get_collection
 
 MIGRATIONS = "migrations"
 RATE_LIMITS = "rate_limits"
@@ -18,7 +18,7 @@ UPLOADS = "uploads"
 
 def collection(name: str) -> Collection[Document]:
     """The collection called ``name`` in the application database."""
-    return get_database()[name]
+    return get_collection(name)
 
 
 def rate_limits() -> Collection[Document]:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import os
 import re
-import uuid
 from collections.abc import Mapping, MutableMapping, Sequence
 
 SECURITY_HEADERS: Mapping[str, str] = {
@@ -29,7 +29,7 @@ def request_id_from(headers: Mapping[str, str]) -> str:
     incoming = headers.get("x-request-id", "")
     if _SAFE_REQUEST_ID.fullmatch(incoming):
         return incoming
-    return uuid.uuid4().hex
+    return os.urandom(16).hex()
 
 
 def is_https(headers: Mapping[str, str]) -> bool:

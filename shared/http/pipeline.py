@@ -39,7 +39,7 @@ access_log = logging.getLogger("runtime_traitors.access")
 error_log = logging.getLogger("runtime_traitors.errors")
 
 
-@dataclass
+@dataclass(slots=True)
 class ApiRequest:
     """What a handler sees: validated input and the caller, never the raw Functions request."""
 
@@ -79,6 +79,15 @@ class ApiResponse:
     body: Any = None
     headers: dict[str, str] = field(default_factory=dict)
     content_type: str = JSON
+
+
+@dataclass(slots=True)
+class _Reply:
+    """A response under construction: a plain dict of headers until the very end."""
+
+    status: int
+    body: bytes | None = None
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 Handler = Callable[[ApiRequest], Any]
@@ -149,7 +158,7 @@ def endpoint(
     return decorate
 
 
-@dataclass
+@dataclass(slots=True)
 class _Exchange:
     """Per-request state the pipeline carries between its steps."""
 
@@ -186,7 +195,7 @@ def _run(operation: Operation, handler: Handler, req: func.HttpRequest) -> func.
 
 def _handle(
     operation: Operation, handler: Handler, req: func.HttpRequest, exchange: _Exchange
-) -> func.HttpResponse:
+) -> _Reply:
     settings = exchange.settings
     request_headers = req.headers
     if settings.is_production and request_headers.get("x-forwarded-proto", "").lower() == "http":
@@ -218,7 +227,7 @@ def _handle(
     )
     response = _render(operation, handler(request))
     if operation.role is Role.ADMIN:
-        _audit_admin_call(operation, request, response.status_code)
+        _audit_admin_call(operation, request, response.status)
     return response
 
 
@@ -326,11 +335,11 @@ def _validation_failed(exc: ValidationError, where: str) -> errors.ValidationFai
     return errors.ValidationFailed(detail, errors=problems)
 
 
-def _render(operation: Operation, result: Any) -> func.HttpResponse:
-    if isinstance(result, func.HttpResponse):
-        return result
+def _render(operation: Operation, result: Any) -> _Reply:
     if isinstance(result, ApiResponse):
         return _response(result.status, result.body, result.content_type, result.headers)
+    if isinstance(result, func.HttpResponse):
+        return _Reply(result.status_code, result.get_body(), dict(result.headers))
     if result is None:
         return _response(204 if operation.status == 200 else operation.status, None)
     return _response(operation.status, result, operation.content_type)
@@ -341,12 +350,12 @@ def _response(
     body: Any,
     content_type: str = JSON,
     extra_headers: Mapping[str, str] | None = None,
-) -> func.HttpResponse:
-    response_headers = dict(extra_headers or {})
+) -> _Reply:
+    response_headers = dict(extra_headers) if extra_headers else {}
     payload = _serialize(body)
     if payload is not None:
         response_headers["Content-Type"] = content_type
-    return func.HttpResponse(body=payload, status_code=status, headers=response_headers)
+    return _Reply(status, payload, response_headers)
 
 
 def _serialize(body: Any) -> bytes | None:
@@ -361,13 +370,13 @@ def _serialize(body: Any) -> bytes | None:
     return json.dumps(body, separators=(",", ":"), default=str).encode()
 
 
-def _preflight(operation: Operation, exchange: _Exchange) -> func.HttpResponse:
+def _preflight(operation: Operation, exchange: _Exchange) -> _Reply:
     return _response(
         204, None, extra_headers=headers.preflight_headers(registry.methods_for(operation.route))
     )
 
 
-def _problem(exc: errors.ApiError, request_id: str) -> func.HttpResponse:
+def _problem(exc: errors.ApiError, request_id: str) -> _Reply:
     return _response(exc.status, exc.problem(request_id), PROBLEM_JSON, exc.headers)
 
 
@@ -398,14 +407,14 @@ _RETRYABLE_MONGO_CODES = frozenset({91, 189, 10107, 11600, 11602, 13435, 13436})
 
 
 def _finish(
-    response: func.HttpResponse,
+    reply: _Reply,
     req: func.HttpRequest,
     route: str,
     request_id: str,
     exchange: _Exchange | None,
     started: float,
 ) -> func.HttpResponse:
-    response_headers = response.headers
+    response_headers = reply.headers
     if exchange is not None:
         for name, value in exchange.response_headers.items():
             response_headers.setdefault(name, value)
@@ -417,20 +426,21 @@ def _finish(
     headers.apply_common_headers(
         response_headers, request_id=request_id, hsts=hsts, origin=origin, allowed_origins=allowed
     )
-    access_log.info(
-        json.dumps(
-            {
-                "event": "request",
-                "method": req.method.upper(),
-                "route": route,
-                "status": response.status_code,
-                "duration_ms": round((time.perf_counter() - started) * 1000, 2),
-                "request_id": request_id,
-                "user_id": exchange.user_id if exchange else None,
-            }
+    if access_log.isEnabledFor(logging.INFO):
+        access_log.info(
+            json.dumps(
+                {
+                    "event": "request",
+                    "method": req.method.upper(),
+                    "route": route,
+                    "status": reply.status,
+                    "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                    "request_id": request_id,
+                    "user_id": exchange.user_id if exchange else None,
+                }
+            )
         )
-    )
-    return response
+    return func.HttpResponse(body=reply.body, status_code=reply.status, headers=response_headers)
 
 
 def unmatched_route_response(req: func.HttpRequest, status: int = 404) -> func.HttpResponse:

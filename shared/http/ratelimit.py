@@ -17,6 +17,7 @@ from pymongo.errors import DuplicateKeyError
 from shared.db import collections
 
 WINDOW_SECONDS = 60
+_COUNT_ONLY = {"count": 1, "_id": 0}
 
 
 @dataclass(frozen=True)
@@ -50,12 +51,12 @@ def hit(bucket: str, limit: int, *, now: float | None = None) -> RateLimitState:
     }
     try:
         doc = collections.rate_limits().find_one_and_update(
-            {"_id": key}, update, upsert=True, return_document=ReturnDocument.AFTER
+            {"_id": key}, update, _COUNT_ONLY, upsert=True, return_document=ReturnDocument.AFTER
         )
     except DuplicateKeyError:
         # Two first hits raced to insert the window; the loser simply increments.
         doc = collections.rate_limits().find_one_and_update(
-            {"_id": key}, update, upsert=True, return_document=ReturnDocument.AFTER
+            {"_id": key}, update, _COUNT_ONLY, upsert=True, return_document=ReturnDocument.AFTER
         )
     count = int(doc["count"]) if doc else 1
     return RateLimitState(
