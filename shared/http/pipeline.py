@@ -169,6 +169,7 @@ class _Exchange:
     hsts: bool
     user_id: str | None = None
     response_headers: dict[str, str] = field(default_factory=dict)
+    admin_request: ApiRequest | None = None  # set once an admin passed the role guard
 
 
 def _run(operation: Operation, handler: Handler, req: func.HttpRequest) -> func.HttpResponse:
@@ -190,6 +191,8 @@ def _run(operation: Operation, handler: Handler, req: func.HttpRequest) -> func.
         response = _problem(exc, request_id)
     except Exception as exc:  # the one place unexpected failures become responses
         response = _problem(_unexpected(exc, operation.name, request_id), request_id)
+    if exchange is not None and exchange.admin_request is not None:
+        _audit_admin_call(operation, exchange.admin_request, response.status)
     return _finish(response, req, operation.route, request_id, exchange, started)
 
 
@@ -225,22 +228,24 @@ def _handle(
         body=_parse_body(operation, req, settings.MAX_BODY_BYTES),
         query=_parse_query(operation, req),
     )
-    response = _render(operation, handler(request))
     if operation.role is Role.ADMIN:
-        _audit_admin_call(operation, request, response.status)
-    return response
+        exchange.admin_request = request
+    return _render(operation, handler(request))
 
 
 def _audit_admin_call(operation: Operation, request: ApiRequest, status: int) -> None:
     """Every admin call leaves a trace: which operation, on what, with what outcome."""
     from shared.services import audit
 
-    audit.record(
-        f"admin.{operation.name}",
-        caller=request.caller,
-        target_id=next(iter(request.route_params.values()), None),
-        details={"method": request.method, "route": operation.route, "status": status},
-    )
+    try:
+        audit.record(
+            f"admin.{operation.name}",
+            caller=request.caller,
+            target_id=next(iter(request.route_params.values()), None),
+            details={"method": request.method, "route": operation.route, "status": status},
+        )
+    except Exception:  # the answer stands; a lost audit line is logged for operators
+        error_log.exception(json.dumps({"event": "audit_failed", "request_id": request.request_id}))
 
 
 def _authenticate(

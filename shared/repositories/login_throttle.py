@@ -27,15 +27,22 @@ def find(email: str) -> Document | None:
 def record_failure(email: str, *, max_failures: int, lockout: timedelta) -> Document:
     """Count a failure; the one that reaches ``max_failures`` locks the email for ``lockout``."""
     now = clock.now()
+    key = key_for(email)
     throttle = collections.login_throttle()
+    # A lock that has run out starts a fresh count; otherwise the count stays above the
+    # limit with no lock ahead, and every later guess would go unthrottled.
+    throttle.delete_one({"_id": key, "locked_until": {"$lte": now}})
     doc = throttle.find_one_and_update(
-        {"_id": key_for(email)},
+        {"_id": key},
         {"$inc": {"failures": 1}, "$set": {"expires_at": now + lockout + timedelta(days=1)}},
         upsert=True,
         return_document=ReturnDocument.AFTER,
     )
     if doc is not None and doc["failures"] >= max_failures and not doc.get("locked_until"):
-        throttle.update_one({"_id": key_for(email)}, {"$set": {"locked_until": now + lockout}})
+        throttle.update_one(
+            {"_id": key, "locked_until": {"$exists": False}},
+            {"$set": {"locked_until": now + lockout}},
+        )
         doc["locked_until"] = now + lockout
     return doc or {}
 

@@ -1,11 +1,110 @@
-"""All access to the ``uploads`` collection."""
+"""All access to the ``uploads`` collection.
+
+A record's processing state lives in the record itself so every step is one atomic
+update: ``processing`` holds the current claim (``claim`` id, blob ``etag``,
+``attempts``, ``lease_until``) and ``processed_etags`` lists the blob versions that
+need no further work (the one processed and the ones the processor wrote itself).
+Updates made on behalf of a claim match on its id, so an invocation whose claim was
+taken over can no longer change the record.
+"""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
+from bson import ObjectId
+from pymongo import ReturnDocument
+
+from shared import clock
 from shared.db import collections
 from shared.db.client import Document
+from shared.repositories.pages import DocumentPage, find_page
+
+PENDING = "pending"
+PROCESSING = "processing"
+READY = "ready"
+REJECTED = "rejected"
+FAILED = "failed"
+TERMINAL_STATUSES = (READY, REJECTED, FAILED)
+# Blob versions remembered per record; a handful at most are ever written.
+MAX_PROCESSED_ETAGS = 20
+
+
+def insert_upload(
+    *,
+    upload_id: ObjectId,
+    owner_id: str,
+    filename: str,
+    content_type: str,
+    size_bytes: int,
+    blob_name: str,
+    upload_expires_at: datetime,
+) -> Document:
+    """Create a pending upload record with a server-chosen id."""
+    now = clock.now()
+    document: Document = {
+        "_id": upload_id,
+        "owner_id": owner_id,
+        "filename": filename,
+        "content_type": content_type,
+        "size_bytes": size_bytes,
+        "status": PENDING,
+        "blob_name": blob_name,
+        "upload_expires_at": upload_expires_at,
+        "processed_etags": [],
+        "created_at": now,
+        "updated_at": now,
+    }
+    collections.uploads().insert_one(document)
+    return document
+
+
+def find_by_id(upload_id: ObjectId, *, owner_id: str | None = None) -> Document | None:
+    """The upload with this id, restricted to ``owner_id`` when given."""
+    query: dict[str, Any] = {"_id": upload_id}
+    if owner_id is not None:
+        query["owner_id"] = owner_id
+    return collections.uploads().find_one(query)
+
+
+def list_uploads(
+    *, owner_id: str | None, status: str | None, limit: int, cursor: str | None
+) -> DocumentPage:
+    """One page of uploads, newest first, optionally of one owner and one status."""
+    query: dict[str, Any] = {}
+    if owner_id is not None:
+        query["owner_id"] = owner_id
+    if status is not None:
+        query["status"] = status
+    return find_page(collections.uploads(), query, limit=limit, cursor=cursor)
+
+
+def reserved_bytes(owner_id: str, *, now: datetime) -> int:
+    """Declared bytes that count against the owner's quota.
+
+    Processing and ready uploads count; pending ones only while their upload URL
+    still works, so abandoned uploads do not hold quota forever.
+    """
+    pipeline: list[dict[str, Any]] = [
+        {
+            "$match": {
+                "owner_id": owner_id,
+                "$or": [
+                    {"status": {"$in": [PROCESSING, READY]}},
+                    {"status": PENDING, "upload_expires_at": {"$gt": now}},
+                ],
+            }
+        },
+        {"$group": {"_id": None, "bytes": {"$sum": "$size_bytes"}}},
+    ]
+    rows = list(collections.uploads().aggregate(pipeline))
+    return int(rows[0]["bytes"]) if rows else 0
+
+
+def delete_upload(upload_id: ObjectId) -> bool:
+    """Remove one record; False when it was already gone."""
+    return collections.uploads().delete_one({"_id": upload_id}).deleted_count == 1
 
 
 def find_for_owner(owner_id: str) -> list[Document]:
@@ -14,6 +113,106 @@ def find_for_owner(owner_id: str) -> list[Document]:
 
 def delete_for_owner(owner_id: str) -> int:
     return collections.uploads().delete_many({"owner_id": owner_id}).deleted_count
+
+
+def claim_for_processing(
+    upload_id: ObjectId,
+    *,
+    previous_claim: str | None,
+    claim: str,
+    etag: str,
+    same_version: bool,
+    attempts: int,
+    lease_until: datetime,
+) -> Document | None:
+    """Atomically take the record for processing ``etag``; None if someone else holds it.
+
+    Succeeds only while the record is pending or processing, its claim is still
+    ``previous_claim`` (what the caller read) and no live lease guards it. A rejection
+    decided by an earlier try on the same version is kept (see ``note_rejection``).
+    """
+    now = clock.now()
+    query: dict[str, Any] = {
+        "_id": upload_id,
+        "status": {"$in": [PENDING, PROCESSING]},
+        "processing.claim": previous_claim,
+        "$or": [
+            {"processing.lease_until": None},
+            {"processing.lease_until": {"$lte": now}},
+        ],
+    }
+    update: dict[str, Any] = {
+        "$set": {
+            "status": PROCESSING,
+            "processing.claim": claim,
+            "processing.etag": etag,
+            "processing.attempts": attempts,
+            "processing.lease_until": lease_until,
+            "processing.started_at": now,
+            "updated_at": now,
+        }
+    }
+    if not same_version:
+        # A decision taken for another blob version does not carry over.
+        update["$unset"] = {"processing.rejection": "", "processing.last_error": ""}
+    return collections.uploads().find_one_and_update(
+        query, update, return_document=ReturnDocument.AFTER
+    )
+
+
+def note_rejection(upload_id: ObjectId, *, claim: str, rejection: dict[str, Any]) -> None:
+    """Remember a rejection before acting on it, so a retry finishes it the same way."""
+    collections.uploads().update_one(
+        {"_id": upload_id, "processing.claim": claim},
+        {"$set": {"processing.rejection": rejection, "updated_at": clock.now()}},
+    )
+
+
+def release_claim(upload_id: ObjectId, *, claim: str, error: str) -> bool:
+    """Give up the lease after a failed try so a retry can claim the record at once."""
+    result = collections.uploads().update_one(
+        {"_id": upload_id, "processing.claim": claim},
+        {
+            "$set": {
+                "processing.lease_until": None,
+                "processing.last_error": error,
+                "updated_at": clock.now(),
+            }
+        },
+    )
+    return result.modified_count == 1
+
+
+def finish_processing(
+    upload_id: ObjectId,
+    *,
+    claim: str,
+    status: str,
+    etags: list[str],
+    fields: dict[str, Any],
+) -> Document | None:
+    """End the claim with a terminal ``status``; None when the claim was lost meanwhile."""
+    return collections.uploads().find_one_and_update(
+        {"_id": upload_id, "processing.claim": claim, "status": PROCESSING},
+        {
+            "$set": {
+                **fields,
+                "status": status,
+                "processing.lease_until": None,
+                "updated_at": clock.now(),
+            },
+            "$push": {"processed_etags": {"$each": etags, "$slice": -MAX_PROCESSED_ETAGS}},
+        },
+        return_document=ReturnDocument.AFTER,
+    )
+
+
+def remember_etag(upload_id: ObjectId, etag: str) -> None:
+    """Note a blob version as handled without changing the record's status."""
+    collections.uploads().update_one(
+        {"_id": upload_id},
+        {"$push": {"processed_etags": {"$each": [etag], "$slice": -MAX_PROCESSED_ETAGS}}},
+    )
 
 
 def stats() -> dict[str, Any]:

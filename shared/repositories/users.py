@@ -15,9 +15,6 @@ from shared.db.client import Document
 from shared.repositories.ids import parse_id
 from shared.repositories.pages import DocumentPage, find_page
 
-# Data a request never needs back from the token check (keeps the hot read small).
-_TOKEN_CHECK_PROJECTION = {"revoked_access": 0}
-
 
 def insert_user(*, email: str, password_hash: str, full_name: str | None, role: str) -> Document:
     """Create a user; raises DuplicateKeyError when the normalised email exists."""
@@ -31,6 +28,7 @@ def insert_user(*, email: str, password_hash: str, full_name: str | None, role: 
         "password_hash": password_hash,
         "mfa": {"enabled": False},
         "tokens_valid_after": None,
+        "spared_session_id": None,
         "revoked_access": [],
         "created_at": now,
         "updated_at": now,
@@ -51,14 +49,22 @@ def find_by_email(email: str) -> Document | None:
     return collections.users().find_one({"email": email})
 
 
-def find_for_access_token(*, user_id: str, token_id: str) -> Document | None:
-    """The user behind an access token, unless that token was logged out (one round trip)."""
+def find_for_access_token(
+    *, user_id: str, token_id: str, session_id: str | None
+) -> Document | None:
+    """The user behind an access token, unless the token or its session was logged out.
+
+    One round trip: the denial list lives in the user document itself.
+    """
     oid = parse_id(user_id)
-    if oid is None:
+    user = collections.users().find_one({"_id": oid}) if oid is not None else None
+    if user is None:
         return None
-    return collections.users().find_one(
-        {"_id": oid, "revoked_access.jti": {"$ne": token_id}}, _TOKEN_CHECK_PROJECTION
-    )
+    # Checked here rather than in the query: a plain _id lookup is the cheapest read.
+    for entry in user.get("revoked_access", ()):
+        if entry.get("jti") == token_id or (session_id and entry.get("sid") == session_id):
+            return None
+    return user
 
 
 def update_user(user_id: ObjectId, changes: dict[str, Any]) -> Document | None:
@@ -72,20 +78,43 @@ def update_user(user_id: ObjectId, changes: dict[str, Any]) -> Document | None:
     )
 
 
-def revoke_access_token(*, user_id: ObjectId, token_id: str, expires_at: datetime) -> None:
-    """Deny one access token until it would have expired anyway."""
+def revoke_access(
+    *,
+    user_id: ObjectId,
+    until: datetime,
+    token_id: str | None = None,
+    session_id: str | None = None,
+) -> None:
+    """Deny one access token, or every access token of a session, until ``until``.
+
+    ``until`` is when the denied tokens stop verifying anyway; older entries are pruned.
+    """
+    entry: dict[str, Any] = {"exp": until}
+    if session_id is not None:
+        entry["sid"] = session_id
+    elif token_id is not None:
+        entry["jti"] = token_id
+    else:
+        raise ValueError("name the token or the session to revoke")
     users = collections.users()
     users.update_one({"_id": user_id}, {"$pull": {"revoked_access": {"exp": {"$lt": clock.now()}}}})
-    users.update_one(
-        {"_id": user_id}, {"$push": {"revoked_access": {"jti": token_id, "exp": expires_at}}}
-    )
+    users.update_one({"_id": user_id}, {"$push": {"revoked_access": entry}})
 
 
-def invalidate_tokens(user_id: ObjectId, *, at: datetime | None = None) -> None:
-    """Every token issued before ``at`` (default now) stops working."""
+def invalidate_tokens(
+    user_id: ObjectId, *, at: datetime | None = None, spare_session: str | None = None
+) -> None:
+    """Every token issued before ``at`` (default now) stops working, but ``spare_session``'s."""
     at = at or clock.now()
     collections.users().update_one(
-        {"_id": user_id}, {"$set": {"tokens_valid_after": at, "revoked_access": []}}
+        {"_id": user_id},
+        {
+            "$set": {
+                "tokens_valid_after": at,
+                "spared_session_id": spare_session,
+                "revoked_access": [],
+            }
+        },
     )
 
 

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
+
+from pydantic import StringConstraints
 
 from shared.http.principal import Role
 from shared.schemas.base import Page, QueryModel, RequestModel, ResponseModel
@@ -54,6 +57,6 @@ class UserUpdate(RequestModel):
 class UserListQuery(QueryModel):
     limit: PageLimit = 20
     cursor: Cursor | None = None
-    q: str | None = None
+    q: Annotated[str, StringConstraints(min_length=1, max_length=100)] | None = None
     role: Role | None = None
     is_active: bool | None = None

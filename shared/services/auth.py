@@ -11,7 +11,6 @@ from pymongo.errors import DuplicateKeyError
 
 from shared import clock
 from shared.config import get_settings
-from shared.db.client import Document
 from shared.errors import ApiError, BadRequest, Conflict, Forbidden, TooManyRequests, Unauthorized
 from shared.http.principal import Principal, Role
 from shared.repositories import login_throttle, password_resets, refresh_tokens, users
@@ -121,7 +120,8 @@ def refresh(refresh_token: str, *, caller: Caller) -> Tokens:
         _reject_refresh(token_hash, caller)
     assert record is not None  # noqa: S101 - _reject_refresh always raises
     user = users.find_by_id(record["user_id"])
-    if user is None or not user["is_active"] or _predates_revocation(record, user):
+    revoked = user is None or sessions.cut_off(record["created_at"], record["family_id"], user)
+    if user is None or not user["is_active"] or revoked:
         refresh_tokens.revoke_family(record["family_id"])
         raise Unauthorized("The refresh token has been revoked", code="invalid_token")
     return sessions.continue_session(
@@ -129,15 +129,11 @@ def refresh(refresh_token: str, *, caller: Caller) -> Tokens:
     )
 
 
-def _predates_revocation(record: Document, user: Document) -> bool:
-    valid_after = user.get("tokens_valid_after")
-    return valid_after is not None and record["created_at"] < valid_after
-
-
 def _reject_refresh(token_hash: str, caller: Caller) -> None:
     known = refresh_tokens.find(token_hash)
     if known is not None and known["used_at"] is not None:
-        revoked = refresh_tokens.revoke_family(known["family_id"])
+        # A thief may hold the newest pair of this family: end its access tokens too.
+        revoked = sessions.end_family(known["user_id"], known["family_id"])
         audit.record(
             "auth.refresh_reused",
             caller=caller,
@@ -157,8 +153,12 @@ def logout(principal: Principal, refresh_token: str | None, *, caller: Caller) -
     sessions.end_session(principal)
     if refresh_token:
         record = refresh_tokens.find(tokens.hash_token(refresh_token))
-        if record is not None and str(record["user_id"]) == principal.user_id:
-            refresh_tokens.revoke_family(record["family_id"])
+        if (
+            record is not None
+            and str(record["user_id"]) == principal.user_id
+            and record["family_id"] != principal.session_id  # that one has just ended
+        ):
+            sessions.end_family(record["user_id"], record["family_id"])
     audit.record("auth.logout", caller=caller, target_id=principal.user_id)
 
 
@@ -208,10 +208,17 @@ def reset_password(payload: PasswordReset, *, caller: Caller) -> None:
     user = users.find_by_id(pending["user_id"]) if pending else None
     if pending is None or user is None or not user["is_active"]:
         raise BadRequest("The reset link is invalid or has expired", code="invalid_token")
-    check_new_password(payload.new_password, email=user["email"], full_name=user.get("full_name"))
+    check_new_password(
+        payload.new_password,
+        email=user["email"],
+        full_name=user.get("full_name"),
+        field="new_password",
+    )
     if password_resets.consume(token_hash) is None:  # lost a race with another reset
         raise BadRequest("The reset link is invalid or has expired", code="invalid_token")
     users.update_user(user["_id"], {"password_hash": passwords.hash_password(payload.new_password)})
+    # Any other link still in a mailbox could otherwise reset the new password again.
+    password_resets.delete_for_user(user["_id"])
     sessions.revoke_all(user["_id"])
     login_throttle.clear(user["email"])
     audit.record(

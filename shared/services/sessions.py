@@ -2,11 +2,12 @@
 
 An authenticated request costs two database round trips at most: the pipeline's
 rate-limit counter and :func:`load_principal`'s single read, which returns the user
-only if this token's id is not on the user's logout list.
+only if neither this token's id nor its session is on the user's logout list.
 """
 
 from __future__ import annotations
 
+import time
 from datetime import datetime, timedelta
 
 from bson import ObjectId
@@ -21,6 +22,9 @@ from shared.schemas.auth import Tokens
 from shared.security import tokens
 from shared.security.tokens import AccessClaims
 
+# Bounded, so a clock that stands still (or a far-future cut-off) cannot hang a login.
+_CUTOFF_WAIT_ATTEMPTS = 5
+
 
 def verify_access_token(token: str) -> AccessClaims:
     """Check signature and claims without the database; 401 on anything wrong."""
@@ -32,8 +36,10 @@ def verify_access_token(token: str) -> AccessClaims:
 
 def load_principal(claims: AccessClaims) -> Principal:
     """The caller behind verified claims, if the token has not been revoked."""
-    user = users.find_for_access_token(user_id=claims.user_id, token_id=claims.jti)
-    if user is None or not user["is_active"] or _issued_before_revocation(claims.issued_at, user):
+    user = users.find_for_access_token(
+        user_id=claims.user_id, token_id=claims.jti, session_id=claims.session_id
+    )
+    if user is None or not user["is_active"] or cut_off(claims.issued_at, claims.session_id, user):
         raise Unauthorized("The access token has been revoked", code="invalid_token")
     return Principal(
         user_id=claims.user_id,
@@ -45,9 +51,19 @@ def load_principal(claims: AccessClaims) -> Principal:
     )
 
 
-def _issued_before_revocation(issued_at: datetime, user: Document) -> bool:
+def cut_off(issued_at: datetime, session_id: str | None, user: Document) -> bool:
+    """True when a token of ``session_id`` issued at ``issued_at`` predates a revoke-all.
+
+    A password change revokes everything but the caller's own session, which the user
+    document names as spared.
+    """
     valid_after: datetime | None = user.get("tokens_valid_after")
-    return valid_after is not None and issued_at < valid_after
+    # Inclusive: a token minted in the very millisecond of a revoke-all may predate it.
+    # Tokens minted after it never share that millisecond (see _wait_out_cutoff).
+    if valid_after is None or issued_at > valid_after:
+        return False
+    spared = user.get("spared_session_id")
+    return spared is None or session_id != spared
 
 
 def start_session(user: Document) -> Tokens:
@@ -63,6 +79,7 @@ def continue_session(user: Document, *, family_id: str, family_expires_at: datet
 
 
 def _issue(user: Document, *, family_id: str, family_expires_at: datetime) -> Tokens:
+    _wait_out_cutoff(user)
     access = tokens.create_access_token(
         user_id=str(user["_id"]), role=user["role"], session_id=family_id
     )
@@ -82,17 +99,48 @@ def _issue(user: Document, *, family_id: str, family_expires_at: datetime) -> To
     )
 
 
+def _wait_out_cutoff(user: Document) -> None:
+    """Let the millisecond of the user's last revoke-all pass before minting tokens.
+
+    Token times have millisecond precision and the cut-off is inclusive, so a token
+    minted in that same millisecond would be born revoked.
+    """
+    cutoff: datetime | None = user.get("tokens_valid_after")
+    if cutoff is None:
+        return
+    for _ in range(_CUTOFF_WAIT_ATTEMPTS):
+        if clock.now() > cutoff:
+            return
+        time.sleep(0.001)
+
+
 def end_session(principal: Principal) -> None:
-    """Logout: this access token and its refresh family stop working at once."""
+    """Logout: this access token, its session's other access tokens and its refresh family."""
     user_id = ObjectId(principal.user_id)
-    users.revoke_access_token(
-        user_id=user_id, token_id=principal.token_id, expires_at=principal.token_expires_at
-    )
     if principal.session_id:
-        refresh_tokens.revoke_family(principal.session_id)
+        end_family(user_id, principal.session_id)
+    else:
+        users.revoke_access(
+            user_id=user_id,
+            token_id=principal.token_id,
+            until=principal.token_expires_at + timedelta(seconds=tokens.LEEWAY_SECONDS),
+        )
 
 
-def revoke_all(user_id: ObjectId, *, keep_family: str | None = None) -> None:
-    """Every token issued before now stops working (logout-all, password, role changes)."""
-    users.invalidate_tokens(user_id)
-    refresh_tokens.revoke_user(user_id, keep_family=keep_family)
+def end_family(user_id: ObjectId, family_id: str) -> int:
+    """End one session: its refresh tokens and every access token issued to it."""
+    revoked = refresh_tokens.revoke_family(family_id)
+    # Tokens of this session were all issued before now, so all expire within a lifetime.
+    lifetime = timedelta(minutes=get_settings().ACCESS_TOKEN_EXPIRE_MINUTES)
+    users.revoke_access(
+        user_id=user_id,
+        session_id=family_id,
+        until=clock.now() + lifetime + timedelta(seconds=tokens.LEEWAY_SECONDS),
+    )
+    return revoked
+
+
+def revoke_all(user_id: ObjectId, *, keep_session: str | None = None) -> None:
+    """Every token issued before now stops working, except ``keep_session``'s if named."""
+    users.invalidate_tokens(user_id, spare_session=keep_session)
+    refresh_tokens.revoke_user(user_id, keep_family=keep_session)

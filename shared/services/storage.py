@@ -16,6 +16,7 @@ blob replaced behind our back (ETag mismatch) is ``BlobChanged``.
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 import time
@@ -70,6 +71,10 @@ CORS_EXPOSED_HEADERS = ["etag", "last-modified", "content-length", "content-type
 # could walk into another owner's prefix.
 _SAFE_TOKEN = re.compile(r"[A-Za-z0-9_-]{1,128}")
 _HEADER_VALUE = re.compile(r"[\x20-\x7e]{1,255}")
+
+
+# The SDK logs every request and response at INFO: noise in Application Insights.
+logging.getLogger("azure.core.pipeline.policies.http_logging_policy").setLevel(logging.WARNING)
 
 
 class StorageError(RuntimeError):
@@ -348,6 +353,29 @@ def upload_file(container: str, name: str, path: str | Path, content_type: str) 
     return _require_etag(result.get("etag"))
 
 
+def replace_blob_from_file(
+    container: str,
+    name: str,
+    path: str | Path,
+    *,
+    etag: str,
+    content_type: str,
+    content_disposition: str,
+) -> str:
+    """Overwrite a blob that still has ``etag`` with a local file, streamed; the new ETag."""
+    file_path = Path(path)
+    settings = ContentSettings(content_type=content_type, content_disposition=content_disposition)
+    with file_path.open("rb") as stream, _translated_errors():
+        result = _blob(container, name).upload_blob(
+            stream,
+            length=file_path.stat().st_size,
+            overwrite=True,
+            content_settings=settings,
+            **_pinned(etag),
+        )
+    return _require_etag(result.get("etag"))
+
+
 def delete_blob_if_exists(container: str, name: str) -> bool:
     """Delete a blob and its snapshots; False when it was already gone."""
     with _translated_errors():
@@ -384,6 +412,8 @@ def _service() -> BlobServiceClient:
 
 def _build_client(settings: Settings) -> BlobServiceClient:
     global _credential
+    # The SDK logs every request and response at INFO: noise in Application Insights.
+    logging.getLogger("azure.core.pipeline.policies.http_logging_policy").setLevel(logging.WARNING)
     # Fail fast and retry briefly: callers (HTTP requests, the blob trigger) retry
     # on their own, and the SDK default waits up to a minute.
     options: dict[str, Any] = {

@@ -59,7 +59,7 @@ def change_password(principal: Principal, payload: PasswordChange, *, caller: Ca
         field="new_password",
     )
     users.update_user(user["_id"], {"password_hash": passwords.hash_password(payload.new_password)})
-    sessions.revoke_all(user["_id"], keep_family=principal.session_id)
+    sessions.revoke_all(user["_id"], keep_session=principal.session_id)
     audit.record("user.password_changed", caller=caller, target_id=principal.user_id)
 
 

@@ -58,8 +58,9 @@ class ApiClient:
             from shared.http.pipeline import unmatched_route_response
 
             status = 405 if route_table().methods_at(segments) else 404
-            req = func.HttpRequest(method, "http://localhost" + url, headers=request_headers,
-                                   body=body or b"")
+            req = func.HttpRequest(
+                method, "http://localhost" + url, headers=request_headers, body=body or b""
+            )
             return _wrap(unmatched_route_response(req, status))
         req = func.HttpRequest(
             method,

@@ -35,8 +35,12 @@ def register(client: ApiClient, email: str, password: str = STRONG_PASSWORD) -> 
     return user_id
 
 
-def login(client: ApiClient, email: str, password: str = STRONG_PASSWORD, **extra: str) -> dict[str, str]:
-    response = client.post("/api/v1/auth/login", json={"email": email, "password": password, **extra})
+def login(
+    client: ApiClient, email: str, password: str = STRONG_PASSWORD, **extra: str
+) -> dict[str, str]:
+    response = client.post(
+        "/api/v1/auth/login", json={"email": email, "password": password, **extra}
+    )
     assert response.status == 200, response.body
     tokens: dict[str, str] = response.json
     return tokens

@@ -1,0 +1,1 @@
+"""Local host: runs function_app without Azure Functions Core Tools (development only)."""

@@ -1,0 +1,572 @@
+"""The upload processor against a real Azurite (and a real clamd): what users and admins see.
+
+Each test uploads through the API's SAS like a browser, runs the processor the way the
+blob trigger does (``process_blob`` or the Functions function itself) and checks the
+upload through the API, the served blob and the audit log.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import pytest
+import requests
+from bson import ObjectId
+from PIL import Image
+
+from blueprints.upload_processor import process_upload
+from shared.config import Settings
+from shared.repositories import uploads as upload_records
+from shared.services import scanning, storage
+from shared.services.upload_processing import ProcessingOutcome, Result, UploadBusy, process_blob
+from shared.triggers import BlobReference
+from tests import media_samples
+from tests.api.client import ApiClient
+from tests.api.conftest import Account
+from tests.api.uploads_support import (
+    TIMEOUT,
+    UPLOADS_URL,
+    blob_exists,
+    blob_name,
+    change_settings,
+    put_bytes,
+    start_upload,
+    upload_file,
+    use_storage,
+)
+from tests.azurite_server import free_port, running_azurite
+from tests.clamd_server import eicar_test_file, running_clamd
+from tests.conftest import reload_settings
+
+pytestmark = pytest.mark.azurite
+
+MakeAccount = Callable[[str], Account]
+PRIVATE_MARKERS = (b"Exif", b"GPS", media_samples.CAMERA_MAKE.encode(), b"Secret Author")
+
+
+@pytest.fixture(autouse=True)
+def _lenient_auth_rate_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    reload_settings(monkeypatch, RATE_LIMIT_AUTH_PER_MINUTE="1000")
+
+
+@pytest.fixture(scope="module")
+def azurite_connection_string() -> Iterator[str]:
+    with running_azurite() as server:
+        yield server.connection_string
+
+
+@pytest.fixture(autouse=True)
+def azurite_storage(
+    _lenient_auth_rate_limit: None, azurite_connection_string: str, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Settings]:
+    """Real Azurite with fresh containers for this test; scanning off unless a test sets it."""
+    settings = use_storage(monkeypatch, azurite_connection_string, CLAMD_URL="")
+    storage.ensure_containers()
+    yield settings
+    storage.reset_storage_clients()
+
+
+@pytest.fixture
+def closed_clamd_port() -> str:
+    """A CLAMD_URL nobody listens on: scanning fails like an unreachable clamd."""
+    return f"tcp://127.0.0.1:{free_port()}"
+
+
+def get_upload(client: ApiClient, account: Account, upload: dict[str, Any]) -> dict[str, Any]:
+    response = client.get(f"{UPLOADS_URL}/{upload['id']}", token=account.access_token)
+    assert response.status == 200, response.body
+    body: dict[str, Any] = response.json
+    return body
+
+
+def rejection_events(client: ApiClient, admin: Account) -> list[dict[str, Any]]:
+    response = client.get(
+        "/api/v1/admin/audit-log?action=upload.rejected", token=admin.access_token
+    )
+    assert response.status == 200
+    events: list[dict[str, Any]] = response.json["items"]
+    return events
+
+
+def stored_record(upload: dict[str, Any]) -> dict[str, Any]:
+    record = upload_records.find_by_id(ObjectId(upload["id"]))
+    assert record is not None
+    return record
+
+
+def download(url: str) -> requests.Response:
+    response = requests.get(url, timeout=TIMEOUT)
+    assert response.status_code == 200
+    return response
+
+
+def process(upload: dict[str, Any], **kwargs: Any) -> ProcessingOutcome:
+    return process_blob(blob_name(upload), **kwargs)
+
+
+# --- accepted files --------------------------------------------------------------------
+
+
+def test_jpeg_is_served_without_exif_or_gps_with_a_thumbnail_and_safe_headers(
+    client: ApiClient, user: Account, tmp_path: Path
+) -> None:
+    path = media_samples.write_jpeg_with_exif(tmp_path)  # 120x80 stored, orientation 6
+    upload = upload_file(
+        client, user, path, filename="Été à la plage.jpg", content_type="image/jpeg"
+    )
+
+    outcome = process(upload)
+
+    assert outcome.result is Result.READY
+    ready = get_upload(client, user, upload)
+    assert ready["status"] == "ready"
+    assert ready["metadata"] == {"width": 80, "height": 120, "format": "jpeg"}
+    assert ready["rejection_reason"] is None
+    served = download(ready["download_url"])
+    assert served.headers["Content-Type"] == "image/jpeg"
+    assert served.headers["Content-Disposition"] == (
+        "attachment; filename=\"Ete a la plage.jpg\"; filename*=UTF-8''"
+        + quote("Été à la plage.jpg", safe="")
+    )
+    assert not any(marker in served.content for marker in PRIVATE_MARKERS)
+    picture = Image.open(io.BytesIO(served.content))
+    assert picture.size == (80, 120)
+    assert not picture.getexif()
+    assert ready["sha256"] == hashlib.sha256(served.content).hexdigest()
+    thumbnail = download(ready["thumbnail_url"])
+    assert thumbnail.headers["Content-Type"] == "image/webp"
+    small = Image.open(io.BytesIO(thumbnail.content))
+    assert (small.format, small.size) == ("WEBP", (80, 120))
+
+
+def test_large_image_thumbnail_is_at_most_256_pixels(
+    client: ApiClient, user: Account, tmp_path: Path
+) -> None:
+    path = media_samples.write_jpeg_with_exif(tmp_path, size=(1200, 600), orientation=1)
+    upload = upload_file(client, user, path, content_type="image/jpeg")
+
+    assert process(upload).result is Result.READY
+
+    thumbnail = download(get_upload(client, user, upload)["thumbnail_url"])
+    assert Image.open(io.BytesIO(thumbnail.content)).size == (256, 128)
+
+
+def test_png_is_served_without_its_text_chunks(
+    client: ApiClient, user: Account, tmp_path: Path
+) -> None:
+    upload = upload_file(client, user, media_samples.write_png(tmp_path), content_type="image/png")
+
+    assert process(upload).result is Result.READY
+
+    ready = get_upload(client, user, upload)
+    assert ready["metadata"] == {"width": 60, "height": 40, "format": "png"}
+    served = download(ready["download_url"])
+    assert served.headers["Content-Type"] == "image/png"
+    assert not any(marker in served.content for marker in PRIVATE_MARKERS)
+    assert download(ready["thumbnail_url"]).headers["Content-Type"] == "image/webp"
+
+
+def test_pdf_facts_are_recorded_and_the_file_is_served_as_an_attachment(
+    client: ApiClient, user: Account, tmp_path: Path
+) -> None:
+    path = media_samples.write_pdf(tmp_path, pages=3)
+    upload = upload_file(client, user, path, filename="report.pdf", content_type="application/pdf")
+
+    assert process(upload).result is Result.READY
+
+    ready = get_upload(client, user, upload)
+    metadata = ready["metadata"]
+    assert metadata["page_count"] == 3
+    assert metadata["title"] == media_samples.SAMPLE_PDF_TITLE
+    assert metadata["text_excerpt"].startswith(f"{media_samples.SAMPLE_PDF_TEXT} 1")
+    assert ready["thumbnail_url"] is None
+    served = download(ready["download_url"])
+    assert served.headers["Content-Type"] == "application/pdf"
+    assert served.headers["Content-Disposition"].startswith('attachment; filename="report.pdf"')
+    assert served.content == path.read_bytes()
+    assert ready["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_the_functions_function_processes_the_blob_it_is_given(
+    client: ApiClient, user: Account, azurite_storage: Settings, tmp_path: Path
+) -> None:
+    upload = upload_file(client, user, media_samples.write_png(tmp_path), content_type="image/png")
+
+    process_upload(
+        BlobReference(container=azurite_storage.UPLOADS_CONTAINER, name=blob_name(upload))
+    )
+
+    assert get_upload(client, user, upload)["status"] == "ready"
+
+
+def test_admin_stats_count_uploads_by_status(
+    client: ApiClient, admin: Account, user: Account, tmp_path: Path
+) -> None:
+    ready = upload_file(client, user, media_samples.write_png(tmp_path), content_type="image/png")
+    process(ready)
+    start_upload(client, user, size_bytes=10)
+
+    stats = client.get("/api/v1/admin/stats", token=admin.access_token).json["uploads"]
+
+    assert stats["total"] == 2
+    assert stats["by_status"] == {"ready": 1, "pending": 1}
+    assert stats["bytes"] == ready["size_bytes"] + 10
+
+
+# --- rejected files --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("writer", "filename", "content_type", "reason"),
+    [
+        (media_samples.write_exe_stub, "setup.png", "image/png", "type_mismatch"),
+        (media_samples.write_html, "page.png", "image/png", "type_mismatch"),
+        (media_samples.write_zip, "archive.pdf", "application/pdf", "type_mismatch"),
+        (media_samples.write_png, "picture.jpg", "image/jpeg", "type_mismatch"),
+        (media_samples.write_truncated_jpeg, "truncated.jpg", "image/jpeg", "corrupt"),
+        (media_samples.write_broken_pdf, "broken.pdf", "application/pdf", "corrupt"),
+        (media_samples.write_pixel_flood_png, "flood.png", "image/png", "too_large"),
+    ],
+)
+def test_bad_files_are_rejected_quarantined_and_audited(
+    client: ApiClient,
+    admin: Account,
+    user: Account,
+    azurite_storage: Settings,
+    tmp_path: Path,
+    writer: Callable[[Path], Path],
+    filename: str,
+    content_type: str,
+    reason: str,
+) -> None:
+    path = writer(tmp_path)
+    upload = upload_file(client, user, path, filename=filename, content_type=content_type)
+
+    outcome = process(upload)
+
+    assert (outcome.result, outcome.rejection_reason) == (Result.REJECTED, reason)
+    rejected = get_upload(client, user, upload)
+    assert (rejected["status"], rejected["rejection_reason"]) == ("rejected", reason)
+    assert rejected["download_url"] is None
+    assert rejected["thumbnail_url"] is None
+    assert rejected["metadata"] is None
+    name = blob_name(upload)
+    assert not blob_exists(azurite_storage.UPLOADS_CONTAINER, name)
+    quarantined = storage.iter_blob_chunks(azurite_storage.QUARANTINE_CONTAINER, name)
+    assert b"".join(quarantined) == path.read_bytes()
+    [event] = rejection_events(client, admin)
+    assert event["target_id"] == upload["id"]
+    assert event["actor_id"] is None
+    assert (event["details"]["reason"], event["details"]["owner_id"]) == (reason, user.id)
+
+
+def test_blob_larger_than_declared_is_a_size_mismatch(
+    client: ApiClient, user: Account, azurite_storage: Settings, tmp_path: Path
+) -> None:
+    path = media_samples.write_png(tmp_path)
+    declared = path.stat().st_size - 1
+    upload = upload_file(client, user, path, content_type="image/png", declared_size=declared)
+
+    outcome = process(upload)
+
+    assert outcome.rejection_reason == "size_mismatch"
+    assert get_upload(client, user, upload)["rejection_reason"] == "size_mismatch"
+    assert blob_exists(azurite_storage.QUARANTINE_CONTAINER, blob_name(upload))
+
+
+def test_blob_over_the_size_limit_is_too_large(
+    client: ApiClient, user: Account, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    path = media_samples.write_png(tmp_path)
+    upload = upload_file(client, user, path, content_type="image/png")
+    change_settings(monkeypatch, UPLOAD_MAX_BYTES=str(path.stat().st_size - 1))
+
+    assert process(upload).rejection_reason == "too_large"
+
+
+def test_type_no_longer_allowed_is_unsupported(
+    client: ApiClient, user: Account, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    upload = upload_file(client, user, media_samples.write_png(tmp_path), content_type="image/png")
+    change_settings(monkeypatch, UPLOAD_ALLOWED_TYPES="image/jpeg")
+
+    assert process(upload).rejection_reason == "unsupported_type"
+
+
+def test_blob_without_a_record_is_quarantined_as_an_unknown_upload(
+    client: ApiClient, admin: Account, azurite_storage: Settings
+) -> None:
+    name = f"{ObjectId()}/{ObjectId()}"
+    storage.upload_bytes(azurite_storage.UPLOADS_CONTAINER, name, b"who sent this?", "image/png")
+
+    outcome = process_blob(name)
+    again = process_blob(name)
+
+    assert (outcome.result, outcome.rejection_reason) == (Result.REJECTED, "unknown_upload")
+    assert again.result is Result.GONE
+    assert not blob_exists(azurite_storage.UPLOADS_CONTAINER, name)
+    stored = storage.iter_blob_chunks(azurite_storage.QUARANTINE_CONTAINER, name)
+    assert b"".join(stored) == b"who sent this?"
+    [event] = rejection_events(client, admin)
+    assert event["details"]["reason"] == "unknown_upload"
+    assert event["details"]["blob_name"] == name
+
+
+def test_blob_with_a_name_we_never_issue_is_quarantined(
+    client: ApiClient, admin: Account, azurite_storage: Settings
+) -> None:
+    storage.upload_bytes(azurite_storage.UPLOADS_CONTAINER, "stray.png", b"x", "image/png")
+
+    outcome = process_blob("stray.png")
+
+    assert outcome.rejection_reason == "unknown_upload"
+    assert blob_exists(azurite_storage.QUARANTINE_CONTAINER, "stray.png")
+    assert rejection_events(client, admin)[0]["target_id"] is None
+
+
+def test_a_blob_recreated_after_rejection_is_quarantined_beside_the_first(
+    client: ApiClient, user: Account, azurite_storage: Settings, tmp_path: Path
+) -> None:
+    # The create-only URL works again once the rejected blob has left the container.
+    path = media_samples.write_exe_stub(tmp_path)
+    upload = upload_file(client, user, path, filename="setup.png", content_type="image/png")
+    assert process(upload).rejection_reason == "type_mismatch"
+    assert put_bytes(upload, path.read_bytes()).status_code == 201
+
+    outcome = process(upload)
+
+    assert (outcome.result, outcome.rejection_reason) == (Result.REJECTED, "unknown_upload")
+    assert get_upload(client, user, upload)["rejection_reason"] == "type_mismatch"
+    name = blob_name(upload)
+    assert blob_exists(azurite_storage.QUARANTINE_CONTAINER, f"{name}.1")
+    # Deleting the upload removes every quarantined copy of it.
+    assert client.delete(f"{UPLOADS_URL}/{upload['id']}", token=user.access_token).status == 204
+    assert list(storage.list_blobs(azurite_storage.QUARANTINE_CONTAINER, prefix=name)) == []
+
+
+def test_rejected_uploads_do_not_count_against_the_quota(
+    client: ApiClient, user: Account, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    path = media_samples.write_exe_stub(tmp_path)
+    size = path.stat().st_size
+    change_settings(monkeypatch, UPLOAD_QUOTA_BYTES=str(size))
+    upload = upload_file(client, user, path, filename="x.png", content_type="image/png")
+    refused = client.post(
+        UPLOADS_URL,
+        json={"filename": "y.png", "content_type": "image/png", "size_bytes": size},
+        token=user.access_token,
+    )
+    assert refused.status == 422
+
+    process(upload)
+
+    assert start_upload(client, user, size_bytes=size)["status"] == "pending"
+
+
+# --- exactly once ----------------------------------------------------------------------
+
+
+def test_the_same_rejected_version_delivered_twice_gives_one_result(
+    client: ApiClient, admin: Account, user: Account, tmp_path: Path
+) -> None:
+    upload = upload_file(
+        client,
+        user,
+        media_samples.write_exe_stub(tmp_path),
+        filename="a.png",
+        content_type="image/png",
+    )
+    first = process(upload)
+    before = get_upload(client, user, upload)
+
+    second = process(upload, etag=first.etag)
+
+    assert second.result is Result.DUPLICATE
+    assert second.etag == first.etag
+    assert second.rejection_reason == "type_mismatch"
+    assert get_upload(client, user, upload) == before
+    assert len(rejection_events(client, admin)) == 1
+
+
+def test_the_same_ready_version_and_the_processors_own_write_do_nothing(
+    client: ApiClient, user: Account, azurite_storage: Settings, tmp_path: Path
+) -> None:
+    upload = upload_file(client, user, media_samples.write_png(tmp_path), content_type="image/png")
+    first = process(upload)
+    before = get_upload(client, user, upload)
+    rewritten = storage.blob_properties(azurite_storage.UPLOADS_CONTAINER, blob_name(upload))
+
+    original_again = process(upload, etag=first.etag)
+    own_write = process(upload, etag=rewritten.etag)
+    current = process(upload)
+
+    assert [original_again.result, own_write.result, current.result] == [Result.DUPLICATE] * 3
+    after = get_upload(client, user, upload)
+    assert (after["updated_at"], after["sha256"]) == (before["updated_at"], before["sha256"])
+
+
+def test_an_event_for_a_version_that_was_replaced_is_superseded(
+    client: ApiClient, user: Account, tmp_path: Path
+) -> None:
+    upload = upload_file(client, user, media_samples.write_png(tmp_path), content_type="image/png")
+
+    outcome = process(upload, etag='"0x8D0000000000000"')
+
+    assert outcome.result is Result.SUPERSEDED
+    assert process(upload).result is Result.READY
+
+
+def test_a_delivery_while_another_holds_the_version_does_nothing(
+    client: ApiClient, user: Account, azurite_storage: Settings, tmp_path: Path
+) -> None:
+    upload = upload_file(client, user, media_samples.write_png(tmp_path), content_type="image/png")
+    etag = storage.blob_properties(azurite_storage.UPLOADS_CONTAINER, blob_name(upload)).etag
+    record = stored_record(upload)
+    # Another invocation claims the version and is still at work.
+    assert upload_records.claim_for_processing(
+        record["_id"],
+        previous_claim=None,
+        claim="other-invocation",
+        etag=etag,
+        same_version=False,
+        attempts=1,
+        lease_until=datetime.now(UTC) + timedelta(hours=1),
+    )
+
+    same = process(upload, etag=etag)
+
+    assert same.result is Result.IN_PROGRESS
+    assert get_upload(client, user, upload)["status"] == "processing"
+    # An event for another version must wait until the holder has finished.
+    with pytest.raises(UploadBusy):
+        process(upload, etag='"0x8D0000000000001"')
+
+
+# --- retries ---------------------------------------------------------------------------
+
+
+def test_a_transient_failure_is_retried_and_then_succeeds(
+    client: ApiClient,
+    user: Account,
+    monkeypatch: pytest.MonkeyPatch,
+    closed_clamd_port: str,
+    tmp_path: Path,
+) -> None:
+    upload = upload_file(client, user, media_samples.write_png(tmp_path), content_type="image/png")
+    change_settings(monkeypatch, CLAMD_URL=closed_clamd_port)
+
+    with pytest.raises(scanning.ScannerUnavailable):
+        process(upload, attempt=1)
+    assert get_upload(client, user, upload)["status"] == "processing"
+
+    change_settings(monkeypatch, CLAMD_URL="")
+    outcome = process(upload, attempt=2)
+
+    assert outcome.result is Result.READY
+    assert get_upload(client, user, upload)["status"] == "ready"
+    assert stored_record(upload)["processing"]["attempts"] == 2
+
+
+def test_failing_on_the_last_attempt_marks_the_upload_failed(
+    client: ApiClient,
+    user: Account,
+    monkeypatch: pytest.MonkeyPatch,
+    closed_clamd_port: str,
+    tmp_path: Path,
+) -> None:
+    upload = upload_file(client, user, media_samples.write_png(tmp_path), content_type="image/png")
+    change_settings(monkeypatch, CLAMD_URL=closed_clamd_port)
+
+    for _ in range(4):
+        # The host passes no try number; the record counts the tries itself.
+        with pytest.raises(scanning.ScannerUnavailable):
+            process(upload)
+    last = process(upload)
+
+    assert last.result is Result.FAILED
+    failed = get_upload(client, user, upload)
+    assert (failed["status"], failed["download_url"]) == ("failed", None)
+    assert process(upload).result is Result.DUPLICATE
+    # The file is neither served nor lost: it stays where it was uploaded.
+    assert stored_record(upload)["processed_etags"]
+
+
+def test_the_host_try_number_can_declare_the_last_attempt(
+    client: ApiClient,
+    user: Account,
+    monkeypatch: pytest.MonkeyPatch,
+    closed_clamd_port: str,
+    tmp_path: Path,
+) -> None:
+    upload = upload_file(client, user, media_samples.write_png(tmp_path), content_type="image/png")
+    change_settings(monkeypatch, CLAMD_URL=closed_clamd_port)
+
+    outcome = process(upload, attempt=3, max_attempts=3)
+
+    assert outcome.result is Result.FAILED
+
+
+# --- virus scanning --------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def clamd_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with running_clamd(tmp_path_factory.mktemp("clamd")) as url:
+        yield url
+
+
+@pytest.mark.clamd
+def test_eicar_is_rejected_as_malware_and_quarantined(
+    client: ApiClient,
+    admin: Account,
+    user: Account,
+    azurite_storage: Settings,
+    clamd_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    change_settings(monkeypatch, CLAMD_URL=clamd_url)
+    path = tmp_path / "eicar.png"
+    path.write_bytes(eicar_test_file())
+    upload = upload_file(client, user, path, content_type="image/png")
+
+    outcome = process(upload)
+
+    assert outcome.rejection_reason == "malware"
+    assert get_upload(client, user, upload)["rejection_reason"] == "malware"
+    assert blob_exists(azurite_storage.QUARANTINE_CONTAINER, blob_name(upload))
+    assert not blob_exists(azurite_storage.UPLOADS_CONTAINER, blob_name(upload))
+    assert stored_record(upload)["scan"] == "infected"
+    [event] = rejection_events(client, admin)
+    assert event["details"]["signature"].startswith("Eicar-Test-Signature")
+    assert event["details"]["scan"] == "infected"
+
+
+@pytest.mark.clamd
+def test_a_clean_file_records_a_clean_scan(
+    client: ApiClient,
+    user: Account,
+    clamd_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    change_settings(monkeypatch, CLAMD_URL=clamd_url)
+    upload = upload_file(client, user, media_samples.write_png(tmp_path), content_type="image/png")
+
+    assert process(upload).result is Result.READY
+    assert stored_record(upload)["scan"] == "clean"
+
+
+def test_without_clamd_url_the_scan_is_skipped(
+    client: ApiClient, user: Account, tmp_path: Path
+) -> None:
+    upload = upload_file(client, user, media_samples.write_png(tmp_path), content_type="image/png")
+
+    assert process(upload).result is Result.READY
+    assert stored_record(upload)["scan"] == "skipped"
