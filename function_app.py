@@ -2,9 +2,11 @@
 
 import azure.functions as func
 
-from blueprints import admin, auth, docs, health, users
+from blueprints import admin, auth, docs, health, upload_processor, uploads, users
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
 
-for blueprint in (health.bp, auth.bp, users.bp, admin.bp, docs.bp):
+BLUEPRINTS = [health.bp, auth.bp, users.bp, uploads.bp, upload_processor.bp, admin.bp, docs.bp]
+
+for blueprint in BLUEPRINTS:
     app.register_functions(blueprint)

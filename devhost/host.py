@@ -14,6 +14,7 @@ from pathlib import Path
 from types import FrameType
 
 from devhost.azurite import AzuriteError, AzuriteProcess
+from devhost.blob_runner import BlobTriggerRunner
 from devhost.http_runner import HttpTriggerRunner
 from devhost.indexing import AppLoadError, describe_exception, load_functions
 from devhost.local_services import bootstrap_app_data, start_local_storage
@@ -32,8 +33,11 @@ from devhost.triggers import (
     build_runners,
 )
 
-# Trigger types the local host serves; the blob trigger's runner will register here.
-TRIGGER_RUNNERS: dict[str, RunnerFactory] = {"httpTrigger": HttpTriggerRunner}
+# Trigger types the local host serves.
+TRIGGER_RUNNERS: dict[str, RunnerFactory] = {
+    "httpTrigger": HttpTriggerRunner,
+    "blobTrigger": BlobTriggerRunner,
+}
 _SHUTDOWN_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 

@@ -63,7 +63,7 @@ def render(document: dict[str, Any]) -> str:
             who = op.get("x-required-role", "anyone")
             body = op.get("requestBody", {}).get("content", {}).get("application/json", {})
             ok = [s for s in op["responses"] if s.startswith("2")]
-            ok_content = op["responses"][ok[0]].get("content", {})
+            ok_content: dict[str, Any] = op["responses"][ok[0]].get("content", {})
             ok_schema = next(iter(ok_content.values()), {}).get("schema") if ok_content else None
             errors = ", ".join(s for s in op["responses"] if not s.startswith("2"))
             success = f"{ok[0]} {_schema_name(ok_schema)}" if ok_schema else ok[0]

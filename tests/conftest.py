@@ -17,6 +17,9 @@ from shared.db.client import get_database, reset_database_client
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "mongomock://")
 
+# The session-wide `azurite` fixture (a real Azurite started once for the run).
+pytest_plugins = ["tests.azurite_server"]
+
 
 @pytest.fixture(autouse=True)
 def app_settings(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:

@@ -82,12 +82,16 @@ def test_shutdown_signal_stops_the_host_cleanly(
     assert "Local host stopped." in host.output
 
 
-def test_banner_lists_http_urls_and_triggers_not_served_yet(
+def test_banner_lists_every_function_and_says_what_is_not_served(
     start_local_host: StartLocalHost,
 ) -> None:
-    host = start_local_host(env=PROBE_APP)
+    host = start_local_host(env={**PROBE_APP, "ProbeStorage": None})
     assert f"health: [GET] {host.base_url}/api/v1/health" in host.output
-    assert "process_upload: blobTrigger (not served by the local host yet)" in host.output
+    assert (
+        "process_upload: blobTrigger uploads/{name} (connection ProbeStorage, NOT SET: not watched)"
+        in host.output
+    )
+    assert "hourly: timerTrigger (not served by the local host yet)" in host.output
 
 
 def test_environment_wins_over_local_settings_values(
