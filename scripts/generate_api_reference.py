@@ -64,7 +64,8 @@ def render(document: dict[str, Any]) -> str:
             body = op.get("requestBody", {}).get("content", {}).get("application/json", {})
             ok = [s for s in op["responses"] if s.startswith("2")]
             ok_content: dict[str, Any] = op["responses"][ok[0]].get("content", {})
-            ok_schema = next(iter(ok_content.values()), {}).get("schema") if ok_content else None
+            first_content: dict[str, Any] = next(iter(ok_content.values()), {})
+            ok_schema = first_content.get("schema")
             errors = ", ".join(s for s in op["responses"] if not s.startswith("2"))
             success = f"{ok[0]} {_schema_name(ok_schema)}" if ok_schema else ok[0]
             lines.append(
