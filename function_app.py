@@ -1,5 +1,7 @@
 """The Functions app: one FunctionApp that registers every area's blueprint."""
 
+import os
+
 import azure.functions as func
 
 from blueprints import admin, auth, docs, health, upload_processor, uploads, users
@@ -7,6 +9,12 @@ from blueprints import admin, auth, docs, health, upload_processor, uploads, use
 app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
 
 BLUEPRINTS = [health.bp, auth.bp, users.bp, uploads.bp, upload_processor.bp, admin.bp, docs.bp]
+
+# Pages for a developer's browser only; imported here because importing registers routes.
+if os.environ.get("ENVIRONMENT", "development") == "development":
+    from blueprints import demo
+
+    BLUEPRINTS.append(demo.bp)
 
 for blueprint in BLUEPRINTS:
     app.register_functions(blueprint)

@@ -33,13 +33,17 @@ def _models() -> list[tuple[type[BaseModel], Literal["validation", "serializatio
     found: dict[type[BaseModel], Literal["validation", "serialization"]] = {
         Problem: "serialization"
     }
-    for op in OPERATIONS:
+    for op in _documented():
         for model in (op.body, op.query):
             if model is not None:
                 found[model] = "validation"
         if op.response is not None:
             found[op.response] = "serialization"
     return list(found.items())
+
+
+def _documented() -> list[Operation]:
+    return [op for op in OPERATIONS if op.documented]
 
 
 def _error_statuses(op: Operation) -> list[int]:
@@ -115,7 +119,7 @@ def openapi_document(version: str) -> dict[str, Any]:
     keys, schema = models_json_schema(_models(), ref_template=REF)
     defs: dict[str, Any] = schema.get("$defs", {})
     paths: dict[str, dict[str, Any]] = {}
-    for op in sorted(OPERATIONS, key=lambda o: (o.path, o.method)):
+    for op in sorted(_documented(), key=lambda o: (o.path, o.method)):
         paths.setdefault(op.path, {})[op.method.lower()] = _operation(op, keys, defs)
     return {
         "openapi": "3.1.0",

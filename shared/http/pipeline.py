@@ -117,6 +117,7 @@ def endpoint(
     response: type[BaseModel] | str | None = None,
     errors_: Sequence[int] = (),
     content_type: str = JSON,
+    documented: bool = True,
 ) -> Callable[[Handler], Handler]:
     """Register ``handler`` as the HTTP function ``name`` behind the full pipeline."""
 
@@ -137,6 +138,7 @@ def endpoint(
             response_ref=response,
             errors=tuple(errors_),
             content_type=content_type,
+            documented=documented,
         )
         registry.register(operation)
 

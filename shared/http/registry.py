@@ -44,6 +44,7 @@ class Operation:
     response_ref: type[BaseModel] | str | None
     errors: tuple[int, ...]
     content_type: str
+    documented: bool = True  # False keeps development-only routes out of the OpenAPI document
 
     @property
     def body(self) -> type[BaseModel] | None:

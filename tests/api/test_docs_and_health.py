@@ -65,12 +65,12 @@ def test_openapi_document_is_valid_and_lists_every_route(client: ApiClient) -> N
     assert document["openapi"].startswith("3.1")
     listed = {(path, method.upper()) for path, item in document["paths"].items() for method in item}
     for op in OPERATIONS:
-        assert (op.path, op.method) in listed, op.name
+        assert ((op.path, op.method) in listed) is op.documented, op.name
 
 
 def test_openapi_has_request_and_response_schemas(client: ApiClient) -> None:
     document = client.get("/api/v1/openapi.json").json
-    for op in OPERATIONS:
+    for op in (op for op in OPERATIONS if op.documented):
         entry = document["paths"][op.path][op.method.lower()]
         if op.body is not None:
             assert entry["requestBody"]["content"]["application/json"]["schema"], op.name

@@ -1,0 +1,183 @@
+"""A real browser uses the development upload page: the file goes straight to Azurite.
+
+Headless Chromium (Debian's ``chromium``) is driven by Playwright for Python; Playwright
+never downloads a browser here, it launches the system one by path.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import re
+import shutil
+from collections.abc import Callable, Iterator
+from contextlib import closing, contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+
+from devhost.azurite import AZURITE_HOST, DEV_ORIGINS, AzuriteProcess
+from tests.azurite_server import running_azurite
+from tests.e2e.conftest import LocalHost
+from tests.media_samples import write_jpeg_with_exif
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, Page, Request
+
+pytestmark = [pytest.mark.e2e, pytest.mark.browser, pytest.mark.azurite]
+
+CHROMIUM_CANDIDATES = ("/usr/bin/chromium", "chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
+# Upper bound for sign-in, upload and processing; a healthy run takes a few seconds.
+FINISH_TIMEOUT_MS = 60_000
+FINAL_STATUS = re.compile(r"^(ready|rejected|failed|error)$")
+EMAIL = "browser.tester@example.com"
+PASSWORD = "Quartz-lantern-58-drifts-north"
+THUMBNAIL_LOADED = """() => {
+  const image = document.querySelector('[data-testid="thumbnail"]');
+  return image !== null && !image.hidden && image.complete && image.naturalWidth > 0;
+}"""
+
+
+def chromium_path() -> str | None:
+    """Debian's Chromium, if installed."""
+    for candidate in CHROMIUM_CANDIDATES:
+        found = shutil.which(candidate)
+        if found:
+            return found
+    return None
+
+
+def require_browser_tools() -> str:
+    """Chromium's path; skip when it or Playwright is missing, fail instead under CI."""
+    missing = []
+    executable = chromium_path()
+    if executable is None:
+        missing.append("Chromium (apt-get install chromium)")
+    if importlib.util.find_spec("playwright") is None:
+        missing.append("Playwright for Python (pip install -r requirements-dev.txt)")
+    if missing:
+        reason = f"browser test needs {' and '.join(missing)}"
+        if os.environ.get("CI"):
+            pytest.fail(f"{reason} (required when CI is set)")
+        pytest.skip(reason)
+    assert executable is not None
+    return executable
+
+
+@pytest.fixture(scope="module")
+def chromium() -> Iterator[Browser]:
+    """Headless system Chromium, shared by this module's tests."""
+    executable = require_browser_tools()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@pytest.fixture(scope="module")
+def azurite() -> Iterator[AzuriteProcess]:
+    """A private Azurite with the app's containers."""
+    with running_azurite() as server:
+        yield server
+
+
+def register_user(host: LocalHost) -> None:
+    """Create the uploading account through the public API."""
+    answer = host.request(
+        "POST",
+        "/api/v1/auth/register",
+        headers={"Content-Type": "application/json"},
+        body=json.dumps({"email": EMAIL, "password": PASSWORD}).encode(),
+    )
+    assert answer.status == 201, answer.body
+
+
+@contextmanager
+def screenshot_on_failure(page: Page, host: LocalHost, directory: Path) -> Iterator[None]:
+    """Keep a screenshot and the host's output when the test fails, for debugging."""
+    try:
+        yield
+    except BaseException:
+        shot = directory / "browser-upload-failure.png"
+        page.screenshot(path=str(shot), full_page=True)
+        print(f"screenshot: {shot}\nlocal host output:\n{host.output}")
+        raise
+
+
+def test_signed_in_browser_uploads_a_photo_straight_to_storage_and_shows_its_thumbnail(
+    chromium: Browser,
+    azurite: AzuriteProcess,
+    start_local_host: Callable[..., LocalHost],
+    tmp_path: Path,
+) -> None:
+    from playwright.sync_api import expect
+
+    from shared.services import storage
+
+    connection = azurite.connection_string
+    host = start_local_host(
+        env={"AZURE_STORAGE_CONNECTION_STRING": connection, "UploadsStorage": connection}
+    )
+    # The page's origin is the local host's, on a port chosen at start.
+    storage.configure_cors([*DEV_ORIGINS, host.base_url], connection_string=connection)
+    register_user(host)
+    photo = write_jpeg_with_exif(tmp_path)
+    photo_bytes = photo.read_bytes()
+    azurite_origin = f"http://{AZURITE_HOST}:{azurite.port}"
+
+    context = chromium.new_context()
+    page = context.new_page()
+    requests: list[Request] = []
+
+    # A function, not requests.append: Playwright tags its handlers with an attribute.
+    def record(request: Request) -> None:
+        requests.append(request)
+
+    page.on("request", record)
+    with closing(context), screenshot_on_failure(page, host, tmp_path):
+        page.goto(f"{host.base_url}/api/demo/uploads")
+        page.get_by_test_id("email").fill(EMAIL)
+        page.get_by_test_id("password").fill(PASSWORD)
+        page.get_by_test_id("login-button").click()
+        expect(page.get_by_test_id("login-status")).to_have_text(f"Signed in as {EMAIL}.")
+
+        page.get_by_test_id("file-input").set_input_files(photo)
+        status = page.get_by_test_id("upload-status")
+        expect(status).to_have_text(FINAL_STATUS, timeout=FINISH_TIMEOUT_MS)
+        problems = (
+            page.get_by_test_id("rejection-reason").text_content(),
+            page.get_by_test_id("upload-error").text_content(),
+        )
+        assert status.text_content() == "ready", problems
+        page.wait_for_function(THUMBNAIL_LOADED, timeout=FINISH_TIMEOUT_MS)
+
+        thumbnail_src = page.get_by_test_id("thumbnail").get_attribute("src") or ""
+        assert thumbnail_src.startswith(f"{azurite_origin}/")
+        progress = page.get_by_test_id("upload-progress")
+        assert progress.evaluate("bar => [bar.value, bar.max]") == [len(photo_bytes)] * 2
+
+        (put,) = [r for r in requests if r.method == "PUT"]
+        assert put.url.startswith(f"{azurite_origin}/")
+        assert put.all_headers()["content-length"] == str(len(photo_bytes))
+        stored = put.response()
+        assert stored is not None
+        assert stored.status == 201
+        api_requests = [r for r in requests if r.url.startswith(f"{host.base_url}/")]
+        assert any(r.method == "POST" and r.url.endswith("/api/v1/uploads") for r in api_requests)
+        for request in api_requests:
+            assert len(request.post_data_buffer or b"") < len(photo_bytes), request.url
