@@ -25,7 +25,9 @@ class _Locked:
         attribute = getattr(self._target, name)
         if not callable(attribute):
             return attribute
-        return _locked_call(attribute)
+        wrapped = _locked_call(attribute)
+        setattr(self, name, wrapped)  # later lookups skip __getattr__ entirely
+        return wrapped
 
     def __getitem__(self, name: str) -> Any:
         return self._wrap_child(self._target[name])
