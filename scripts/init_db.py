@@ -13,6 +13,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from shared.config import SettingsError
+from shared.errors import ValidationFailed
 from shared.services.bootstrap import bootstrap
 
 
@@ -27,7 +28,7 @@ def main(argv: list[str] | None = None) -> int:
     except SettingsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    except ValueError as exc:  # e.g. a weak FIRST_SUPERUSER_PASSWORD
+    except (ValidationFailed, ValueError) as exc:  # e.g. a weak FIRST_SUPERUSER_PASSWORD
         print(f"error: {exc}", file=sys.stderr)
         return 1
     print(f"migrations applied: {report.migrations}")
