@@ -5,6 +5,10 @@ import os
 import azure.functions as func
 
 from blueprints import admin, auth, docs, health, upload_processor, uploads, users
+from shared.production_policy import refuse_unsafe_environment
+
+# A production app with placeholder secrets or the embedded database must not load.
+refuse_unsafe_environment(os.environ)
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
 

@@ -15,18 +15,7 @@ from typing import Annotated, Any
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-PLACEHOLDER_SECRETS = frozenset(
-    {
-        "",
-        "changethis",
-        "change-me",
-        "changeme",
-        "secret",
-        "dev-secret-key-change-me-in-production-000000",
-        "dev-data-key-change-me-in-production-0000000",
-    }
-)
-MIN_SECRET_BYTES = 32
+from shared.production_policy import production_problems
 
 
 class Environment(StrEnum):
@@ -138,18 +127,14 @@ class Settings(BaseSettings):
     def _refuse_unsafe_production(self) -> Settings:
         if self.ENVIRONMENT is not Environment.PRODUCTION:
             return self
-        for name in ("SECRET_KEY", "DATA_ENCRYPTION_KEY"):
-            value: str = getattr(self, name)
-            if value.lower() in PLACEHOLDER_SECRETS or "change" in value.lower():
-                raise ValueError(f"{name} is a placeholder; set a long random secret")
-            if len(value.encode()) < MIN_SECRET_BYTES:
-                raise ValueError(f"{name} must be at least {MIN_SECRET_BYTES} bytes")
-        if self.SECRET_KEY == self.DATA_ENCRYPTION_KEY:
-            raise ValueError("DATA_ENCRYPTION_KEY must differ from SECRET_KEY")
-        if self.DATABASE_URL.startswith("mongomock://"):
-            raise ValueError("DATABASE_URL must point at a real MongoDB in production")
-        if self.DEBUG:
-            raise ValueError("DEBUG must be off in production")
+        problems = production_problems(
+            secret_key=self.SECRET_KEY,
+            data_encryption_key=self.DATA_ENCRYPTION_KEY,
+            database_url=self.DATABASE_URL,
+            debug=self.DEBUG,
+        )
+        if problems:
+            raise ValueError("; ".join(problems))
         return self
 
     @property

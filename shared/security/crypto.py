@@ -23,7 +23,8 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from shared.config import MIN_SECRET_BYTES, SettingsError, get_settings
+from shared.config import SettingsError, get_settings
+from shared.production_policy import MIN_SECRET_BYTES
 
 _VERSION_PREFIX = "v1."
 _NONCE_BYTES = 12

@@ -20,7 +20,8 @@ from typing import Any
 import jwt
 
 from shared import clock
-from shared.config import MIN_SECRET_BYTES, Settings, SettingsError, get_settings
+from shared.config import Settings, SettingsError, get_settings
+from shared.production_policy import MIN_SECRET_BYTES
 
 ALGORITHM = "HS256"
 ACCESS_TOKEN_TYPE = "access"  # noqa: S105 - a claim value, not a credential
