@@ -20,7 +20,7 @@ from shared.security import passwords, tokens
 from shared.services import audit, mfa, sessions
 from shared.services.accounts import check_new_password, public_user
 from shared.services.context import Caller
-from shared.services.mail import get_mailer, password_reset_message
+from shared.services.mail import MailMessage, get_mailer, password_reset_message
 
 logger = logging.getLogger(__name__)
 
@@ -194,9 +194,9 @@ def forgot_password(email: str, *, caller: Caller) -> None:
     _mail_sender.submit(_send_quietly, message)
 
 
-def _send_quietly(message: object) -> None:
+def _send_quietly(message: MailMessage) -> None:
     try:
-        get_mailer().send(message)  # type: ignore[arg-type]
+        get_mailer().send(message)
     except Exception:
         logger.exception("password reset mail could not be sent")
 
