@@ -50,8 +50,10 @@ THUMBNAIL_LOADED = """() => {
 
 
 def chromium_path() -> str | None:
-    """Debian's Chromium, if installed."""
-    for candidate in CHROMIUM_CANDIDATES:
+    """CHROMIUM_PATH if set (e.g. a CI image's Chrome), else Debian's Chromium, if installed."""
+    for candidate in (os.environ.get("CHROMIUM_PATH", ""), *CHROMIUM_CANDIDATES):
+        if not candidate:
+            continue
         found = shutil.which(candidate)
         if found:
             return found
