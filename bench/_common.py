@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import resource
 import statistics
 import sys
 import time
@@ -242,3 +243,18 @@ def format_value(value: float, unit: str) -> str:
     if unit in ("ms", "MiB"):
         return f"{value:.1f} {unit}"
     return f"{value:g} {unit}".rstrip()
+
+
+def peak_rss_mib() -> float:
+    """This process's peak resident memory so far, in MiB.
+
+    Linux carries ru_maxrss over fork and exec, so a child would report its parent's
+    peak; VmHWM belongs to the current address space only and is read first.
+    """
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import statistics
 import subprocess
 import sys
@@ -21,6 +20,7 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))  # run as a script: make `shared` and `tests` importable
 
+from _common import peak_rss_mib  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from shared.services.media import SNIFF_BYTES, sniff_content_type  # noqa: E402
@@ -111,7 +111,7 @@ def bench_memory(workdir: Path) -> bool:
 
 def child(task: str, path: str) -> None:
     """Measure one task in this (fresh) process and print its figures as JSON."""
-    baseline = max_rss_mib()
+    baseline = peak_rss_mib()
     if task == "pdf":
         facts = inspect_pdf(path)
         outcome = f"{facts.page_count} pages, {len(facts.text_excerpt)} chars of text"
@@ -120,22 +120,7 @@ def child(task: str, path: str) -> None:
             sniffed = sniff_content_type(upload.read(SNIFF_BYTES))
         outcome = "type_mismatch" if sniffed != "image/png" else "accepted as image/png"
         outcome += f" (sniffed {sniffed})"
-    print(json.dumps({"baseline_mib": baseline, "peak_mib": max_rss_mib(), "outcome": outcome}))
-
-
-def max_rss_mib() -> float:
-    """This process's peak resident memory so far, in MiB.
-
-    Linux carries ru_maxrss over fork and exec, so a child would report its parent's
-    peak; VmHWM belongs to the current address space only and is read first.
-    """
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"baseline_mib": baseline, "peak_mib": peak_rss_mib(), "outcome": outcome}))
 
 
 def main() -> int:
