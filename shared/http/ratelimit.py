@@ -49,16 +49,18 @@ def hit(bucket: str, limit: int, *, now: float | None = None) -> RateLimitState:
         "$inc": {"count": 1},
         "$setOnInsert": {"expires_at": datetime.fromtimestamp(window_end, UTC)},
     }
+    # The pre-image is enough (our hit is +1) and spares a read where the server, or
+    # the embedded database, would otherwise fetch the document again.
     try:
-        doc = collections.rate_limits().find_one_and_update(
-            {"_id": key}, update, _COUNT_ONLY, upsert=True, return_document=ReturnDocument.AFTER
+        before = collections.rate_limits().find_one_and_update(
+            {"_id": key}, update, _COUNT_ONLY, upsert=True, return_document=ReturnDocument.BEFORE
         )
     except DuplicateKeyError:
         # Two first hits raced to insert the window; the loser simply increments.
-        doc = collections.rate_limits().find_one_and_update(
-            {"_id": key}, update, _COUNT_ONLY, upsert=True, return_document=ReturnDocument.AFTER
+        before = collections.rate_limits().find_one_and_update(
+            {"_id": key}, update, _COUNT_ONLY, upsert=True, return_document=ReturnDocument.BEFORE
         )
-    count = int(doc["count"]) if doc else 1
+    count = int(before["count"]) + 1 if before else 1
     return RateLimitState(
         limit=limit,
         remaining=limit - count,
