@@ -140,6 +140,13 @@ def test_demo_routes_exist_only_in_development(environment: str | None, has_demo
     env = {name: value for name, value in os.environ.items() if name != "ENVIRONMENT"}
     if environment is not None:
         env["ENVIRONMENT"] = environment
+    if environment == "production":  # production refuses to load with development secrets
+        env.update(
+            SECRET_KEY="s" * 40 + "-signing",
+            DATA_ENCRYPTION_KEY="d" * 40 + "-encryption",
+            DATABASE_URL="mongodb://db.example.net/",
+            DEBUG="false",
+        )
     listed = subprocess.run(
         [sys.executable, "-c", LIST_FUNCTIONS],
         cwd=ROOT,
