@@ -1,10 +1,14 @@
-"""Rules every account path shares: password policy and the public view of a user."""
+"""Rules every account path shares: creation, password policy, the public view of a user."""
 
 from __future__ import annotations
 
+from pymongo.errors import DuplicateKeyError
+
 from shared.config import get_settings
 from shared.db.client import Document
-from shared.errors import ValidationFailed
+from shared.errors import Conflict, ValidationFailed
+from shared.http.principal import Role
+from shared.repositories import users
 from shared.schemas.users import UserPublic
 from shared.security import passwords
 
@@ -30,6 +34,20 @@ def _weak(message: str, field: str) -> ValidationFailed:
     return ValidationFailed(
         message, errors=[{"loc": ["body", field], "msg": message, "type": "weak_password"}]
     )
+
+
+def create_account(*, email: str, password: str, full_name: str | None, role: Role) -> Document:
+    """Insert a user after the password policy; 409 email_taken when the address is in use."""
+    check_new_password(password, email=email, full_name=full_name)
+    try:
+        return users.insert_user(
+            email=email,
+            password_hash=passwords.hash_password(password),
+            full_name=full_name,
+            role=role.value,
+        )
+    except DuplicateKeyError:
+        raise Conflict("An account with this email already exists", code="email_taken") from None
 
 
 def public_user(user: Document) -> UserPublic:

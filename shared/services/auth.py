@@ -7,18 +7,17 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 from bson import ObjectId
-from pymongo.errors import DuplicateKeyError
 
 from shared import clock
 from shared.config import get_settings
-from shared.errors import ApiError, BadRequest, Conflict, Forbidden, TooManyRequests, Unauthorized
+from shared.errors import ApiError, BadRequest, Forbidden, TooManyRequests, Unauthorized
 from shared.http.principal import Principal, Role
 from shared.repositories import login_throttle, password_resets, refresh_tokens, users
 from shared.schemas.auth import LoginRequest, PasswordReset, Tokens, UserRegister
 from shared.schemas.users import UserPublic
 from shared.security import passwords, tokens
 from shared.services import audit, mfa, sessions
-from shared.services.accounts import check_new_password, public_user
+from shared.services.accounts import check_new_password, create_account, public_user
 from shared.services.context import Caller
 from shared.services.mail import MailMessage, get_mailer, password_reset_message
 
@@ -36,16 +35,12 @@ def register(payload: UserRegister, *, caller: Caller) -> UserPublic:
     """Create a user account with the ``user`` role."""
     if not get_settings().ALLOW_REGISTRATION:
         raise Forbidden("Registration is closed", code="registration_closed")
-    check_new_password(payload.password, email=payload.email, full_name=payload.full_name)
-    try:
-        user = users.insert_user(
-            email=payload.email,
-            password_hash=passwords.hash_password(payload.password),
-            full_name=payload.full_name,
-            role=Role.USER.value,
-        )
-    except DuplicateKeyError:
-        raise Conflict("An account with this email already exists", code="email_taken") from None
+    user = create_account(
+        email=payload.email,
+        password=payload.password,
+        full_name=payload.full_name,
+        role=Role.USER,
+    )
     audit.record(
         "user.registered", caller=caller, actor_id=str(user["_id"]), target_id=str(user["_id"])
     )

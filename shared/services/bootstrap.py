@@ -5,17 +5,14 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from pymongo.errors import DuplicateKeyError
-
 from shared.config import get_settings
 from shared.db.client import get_database
 from shared.db.migrations import applied_versions
+from shared.errors import Conflict
 from shared.http.principal import Role
-from shared.repositories import users
 from shared.schemas.fields import valid_email
-from shared.security import passwords
 from shared.services import audit
-from shared.services.accounts import check_new_password
+from shared.services.accounts import create_account
 from shared.services.context import SYSTEM
 
 logger = logging.getLogger(__name__)
@@ -30,16 +27,11 @@ class BootstrapReport:
 
 def create_admin(*, email: str, password: str, full_name: str | None = None) -> bool:
     """Create an admin account; False when the email already has one (nothing changes)."""
-    email = valid_email(email)
-    check_new_password(password, email=email, full_name=full_name)
     try:
-        user = users.insert_user(
-            email=email,
-            password_hash=passwords.hash_password(password),
-            full_name=full_name,
-            role=Role.ADMIN.value,
+        user = create_account(
+            email=valid_email(email), password=password, full_name=full_name, role=Role.ADMIN
         )
-    except DuplicateKeyError:
+    except Conflict:
         return False
     audit.record(
         "user.created", caller=SYSTEM, target_id=str(user["_id"]), details={"role": "admin"}

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from bson import ObjectId
-from pymongo.errors import DuplicateKeyError
 
 from shared.db.client import Document
 from shared.errors import BadRequest, Conflict, NotFound
@@ -23,7 +22,7 @@ from shared.schemas.users import (
 )
 from shared.security import passwords
 from shared.services import audit, sessions
-from shared.services.accounts import check_new_password, public_user
+from shared.services.accounts import check_new_password, create_account, public_user
 from shared.services.context import Caller
 
 
@@ -88,16 +87,13 @@ def list_users(query: UserListQuery) -> UsersPage:
 
 
 def create_user(payload: UserCreate, *, caller: Caller) -> UserPublic:
-    check_new_password(payload.password, email=payload.email, full_name=payload.full_name)
-    try:
-        user = users.insert_user(
-            email=payload.email,
-            password_hash=passwords.hash_password(payload.password),
-            full_name=payload.full_name,
-            role=payload.role.value,
-        )
-    except DuplicateKeyError:
-        raise Conflict("An account with this email already exists", code="email_taken") from None
+    """An account of any role, made by an admin."""
+    user = create_account(
+        email=payload.email,
+        password=payload.password,
+        full_name=payload.full_name,
+        role=payload.role,
+    )
     audit.record(
         "user.created", caller=caller, target_id=str(user["_id"]), details={"role": user["role"]}
     )
