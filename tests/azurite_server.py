@@ -2,16 +2,15 @@
 
 Use ``running_azurite()`` directly, or register this module as a pytest plugin
 (``pytest_plugins = ["tests.azurite_server"]`` in the root conftest) to get the
-session fixture ``azurite``, which yields the connection string.
+session fixture ``azurite`` and the module fixture ``module_azurite``, which yield the
+connection string.
 """
 
 from __future__ import annotations
 
 import base64
-import ipaddress
 import json
 import os
-import socket
 import ssl
 import subprocess
 import tempfile
@@ -21,16 +20,11 @@ import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from azure.core.credentials import AccessToken
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from devhost.azurite import (
     AZURITE_ACCOUNT_NAME,
@@ -39,6 +33,7 @@ from devhost.azurite import (
     azurite_binary,
     start_azurite,
 )
+from tests.loopback import free_port, self_signed_certificate
 
 MISSING_REASON = "Azurite is not installed: run `npm ci` in the repository root"
 
@@ -50,14 +45,6 @@ def require_azurite_binary() -> None:
     if os.environ.get("CI"):
         pytest.fail(f"{MISSING_REASON} (required when CI is set)")
     pytest.skip(MISSING_REASON)
-
-
-def free_port() -> int:
-    """A loopback TCP port nobody listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @contextmanager
@@ -73,6 +60,13 @@ def running_azurite() -> Iterator[AzuriteProcess]:
 @pytest.fixture(scope="session")
 def azurite() -> Iterator[str]:
     """Connection string of an Azurite shared by the whole test session."""
+    with running_azurite() as server:
+        yield server.connection_string
+
+
+@pytest.fixture(scope="module")
+def module_azurite() -> Iterator[str]:
+    """Connection string of an Azurite private to the test module (for account-wide changes)."""
     with running_azurite() as server:
         yield server.connection_string
 
@@ -131,7 +125,8 @@ def running_https_azurite() -> Iterator[HttpsAzurite]:
     assert binary is not None
     with tempfile.TemporaryDirectory(prefix="azurite-https-") as location:
         workspace = Path(location)
-        cert, key = _self_signed_certificate(workspace)
+        certificate = self_signed_certificate(workspace)
+        cert, key = certificate.cert_file, certificate.key_file
         port = free_port()
         command = [
             str(binary),
@@ -169,37 +164,6 @@ def _wait_until_answering(port: int, cert: Path, process: subprocess.Popen[bytes
         else:
             return
     pytest.fail("HTTPS Azurite did not answer within 30 s")
-
-
-def _self_signed_certificate(directory: Path) -> tuple[Path, Path]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = datetime.now(UTC)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(minutes=5))
-        .not_valid_after(now + timedelta(days=1))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-            critical=False,
-        )
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    cert_path, key_path = directory / "cert.pem", directory / "key.pem"
-    cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return cert_path, key_path
 
 
 def _b64url(data: bytes) -> str:

@@ -19,7 +19,6 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
-import socket
 import subprocess
 import time
 from collections.abc import Iterator, Mapping
@@ -29,6 +28,7 @@ from pathlib import Path
 import pytest
 
 from shared.services.scanning import ping
+from tests.loopback import free_port
 
 EICAR_SIGNATURE_NAME = "Eicar-Test-Signature"
 START_TIMEOUT_SECONDS = 60.0
@@ -127,15 +127,8 @@ def _listen_config(workdir: Path, *, unix_socket: bool) -> tuple[str, list[str]]
         if len(str(path)) > MAX_SOCKET_PATH_LENGTH:
             raise ValueError(f"socket path too long for a Unix socket: {path}")
         return f"unix://{path}", [f"LocalSocket {path}"]
-    port = _free_port()
+    port = free_port()
     return f"tcp://127.0.0.1:{port}", [f"TCPSocket {port}", "TCPAddr 127.0.0.1"]
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def _wait_until_answering(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import email
-import socket
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -12,6 +11,8 @@ from email.message import Message
 from typing import Any
 
 from aiosmtpd.controller import Controller
+
+from tests.loopback import free_port
 
 
 @dataclass
@@ -39,17 +40,10 @@ class _Collect:
         return "250 Message accepted"
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 @contextmanager
 def running_smtp_sink() -> Iterator[SmtpSink]:
     """Start the sink on a free loopback port for the duration of the block."""
-    sink = SmtpSink(host="127.0.0.1", port=_free_port())
+    sink = SmtpSink(host="127.0.0.1", port=free_port())
     controller = Controller(_Collect(sink), hostname=sink.host, port=sink.port)
     controller.start()
     try:

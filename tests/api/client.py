@@ -29,6 +29,16 @@ class Response:
         return self.headers.get("content-type", "")
 
 
+def assert_problem(response: Response, status: int, code: str) -> dict[str, Any]:
+    """Assert an RFC 9457 problem answer with this status and code; its body."""
+    assert response.status == status, response.body
+    assert response.content_type == "application/problem+json"
+    body: dict[str, Any] = response.json
+    assert body["status"] == status
+    assert body["code"] == code
+    return body
+
+
 class ApiClient:
     """A minimal HTTP client that invokes the real functions without a server."""
 

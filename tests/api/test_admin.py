@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import queue
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -13,10 +11,18 @@ from bson import ObjectId, json_util
 
 from shared import clock
 from shared.db import collections
-from shared.services.mail import MailMessage
-from tests.api.client import CLIENT_IP, ApiClient, Response
-from tests.api.conftest import Account, login, register
-from tests.conftest import reload_settings
+from tests.api.client import CLIENT_IP, ApiClient, Response, assert_problem
+from tests.api.conftest import (
+    NEW_PASSWORD,
+    STRONG_PASSWORD,
+    Account,
+    MailSink,
+    MakeAccount,
+    fail_login,
+    login,
+    register,
+    request_reset_token,
+)
 
 USERS = "/api/v1/users"
 ME = "/api/v1/users/me"
@@ -24,23 +30,9 @@ STATS = "/api/v1/admin/stats"
 AUDIT = "/api/v1/admin/audit-log"
 LOGIN = "/api/v1/auth/login"
 REFRESH = "/api/v1/auth/refresh"
-NEW_PASSWORD = "plum orchard telescope 1987 quietly"
 EVENT_FIELDS = {"id", "at", "action", "actor_id", "target_id", "ip", "request_id", "details"}
 
-MakeAccount = Callable[[str], Account]
-
-
-@pytest.fixture(autouse=True)
-def _lenient_auth_rate_limit(monkeypatch: pytest.MonkeyPatch) -> None:
-    reload_settings(monkeypatch, RATE_LIMIT_AUTH_PER_MINUTE="1000")
-
-
-def assert_problem(response: Response, status: int, code: str) -> dict[str, Any]:
-    assert response.status == status, response.body
-    assert response.content_type == "application/problem+json"
-    body: dict[str, Any] = response.json
-    assert body["code"] == code
-    return body
+pytestmark = pytest.mark.usefixtures("lenient_auth_rate_limit")
 
 
 def admin_routes(target_id: str) -> list[tuple[str, str, dict[str, Any] | None]]:
@@ -74,11 +66,6 @@ ROUTE_IDS = [
 def call(client: ApiClient, route: tuple[str, str, dict[str, Any] | None], token: str) -> Response:
     method, url, body = route
     return client.request(method, url, json_body=body, token=token)
-
-
-def fail_login(client: ApiClient, email: str, times: int) -> None:
-    for _ in range(times):
-        client.post(LOGIN, json={"email": email, "password": "definitely the wrong password"})
 
 
 # --- role guards -------------------------------------------------------------------------
@@ -201,30 +188,6 @@ def test_interventions_on_a_missing_user_are_404(
 # --- audit log --------------------------------------------------------------------------------
 
 
-class MailSink:
-    def __init__(self) -> None:
-        self.messages: queue.Queue[MailMessage] = queue.Queue()
-
-    def send(self, message: MailMessage) -> None:
-        self.messages.put(message)
-
-    def reset_token(self, to: str) -> str:
-        """The token in the next reset mail to ``to`` (mail from earlier tests is skipped)."""
-        while True:
-            message = self.messages.get(timeout=10)
-            if message.to == to:
-                return message.text.split("#token=", 1)[1].split()[0]
-
-
-@pytest.fixture
-def mail(monkeypatch: pytest.MonkeyPatch) -> MailSink:
-    from shared.services import auth
-
-    sink = MailSink()
-    monkeypatch.setattr(auth, "get_mailer", lambda: sink)
-    return sink
-
-
 def audit_events(client: ApiClient, admin: Account, query: str = "") -> list[dict[str, Any]]:
     """Every event matching ``query``, newest first, across all pages."""
     events: list[dict[str, Any]] = []
@@ -281,11 +244,10 @@ def test_audit_log_records_the_account_lifecycle(
     token = fresh["access_token"]
     client.post(
         "/api/v1/users/me/password",
-        json={"current_password": "correct horse battery staple 42", "new_password": NEW_PASSWORD},
+        json={"current_password": STRONG_PASSWORD, "new_password": NEW_PASSWORD},
         token=token,
     )
-    client.post("/api/v1/auth/password/forgot", json={"email": "life@example.com"})
-    reset_token = mail.reset_token("life@example.com")
+    reset_token = request_reset_token(client, mail, "life@example.com")
     client.post(
         "/api/v1/auth/password/reset",
         json={"token": reset_token, "new_password": "another fine passphrase 55 wombat"},
@@ -424,12 +386,11 @@ def test_audit_log_never_holds_passwords_or_tokens(
     secrets += [fresh["access_token"], fresh["refresh_token"]]
     client.post(
         "/api/v1/users/me/password",
-        json={"current_password": "correct horse battery staple 42", "new_password": NEW_PASSWORD},
+        json={"current_password": STRONG_PASSWORD, "new_password": NEW_PASSWORD},
         token=fresh["access_token"],
     )
     secrets.append(NEW_PASSWORD)
-    client.post("/api/v1/auth/password/forgot", json={"email": "quiet@example.com"})
-    reset_token = mail.reset_token("quiet@example.com")
+    reset_token = request_reset_token(client, mail, "quiet@example.com")
     reset_password = "yet another passphrase 31 heron"
     client.post(
         "/api/v1/auth/password/reset", json={"token": reset_token, "new_password": reset_password}

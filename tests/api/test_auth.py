@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import functools
-import queue
-import threading
 import time
 from collections.abc import Callable
 from datetime import timedelta
@@ -14,9 +12,18 @@ import jwt
 import pytest
 
 from shared import clock
-from shared.services.mail import MailMessage
-from tests.api.client import CLIENT_IP, ApiClient, Response
-from tests.api.conftest import STRONG_PASSWORD, Account, login, register
+from tests.api.client import CLIENT_IP, ApiClient, assert_problem
+from tests.api.conftest import (
+    NEW_PASSWORD,
+    STRONG_PASSWORD,
+    USER_FIELDS,
+    Account,
+    MailSink,
+    fail_login,
+    login,
+    register,
+    request_reset_token,
+)
 from tests.conftest import reload_settings
 
 REGISTER = "/api/v1/auth/register"
@@ -26,30 +33,16 @@ FORGOT = "/api/v1/auth/password/forgot"
 RESET = "/api/v1/auth/password/reset"
 ME = "/api/v1/users/me"
 
-USER_FIELDS = {
-    "id",
-    "email",
-    "full_name",
-    "role",
-    "is_active",
-    "mfa_enabled",
-    "created_at",
-    "updated_at",
-}
 TOKEN_FIELDS = {"access_token", "token_type", "expires_in", "refresh_token", "refresh_expires_in"}
 # Long, strong, and multi-byte: 95+ UTF-8 bytes, well past bcrypt's 72-byte window.
 EMOJI_PASSWORD = (
     "🦊 purple 🌋 lantern 🎻 orbit 🧊 velvet 🐙 quartz 🌵 meadow 🪐 cobalt 🍄 sonnet 🦉 harbor"
 )
-NEW_PASSWORD = "plum orchard telescope 1987 quietly"
 
 _real_now = clock.now
 
-
-@pytest.fixture(autouse=True)
-def _lenient_auth_rate_limit(monkeypatch: pytest.MonkeyPatch) -> None:
-    # Most tests here make more than 10 auth calls; the limit has its own tests below.
-    reload_settings(monkeypatch, RATE_LIMIT_AUTH_PER_MINUTE="1000")
+# Most tests here make more than 10 auth calls; the limit has its own tests below.
+pytestmark = pytest.mark.usefixtures("lenient_auth_rate_limit")
 
 
 def fullwidth(ascii_letters: str) -> str:
@@ -64,60 +57,6 @@ def move_clock(monkeypatch: pytest.MonkeyPatch, delta: timedelta) -> None:
 
 def without_request_id(problem: dict[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in problem.items() if key != "request_id"}
-
-
-def assert_problem(response: Response, status: int, code: str) -> dict[str, Any]:
-    assert response.status == status, response.body
-    assert response.content_type == "application/problem+json"
-    body: dict[str, Any] = response.json
-    assert body["status"] == status
-    assert body["code"] == code
-    return body
-
-
-class MailSink:
-    """Stands in for the mailer; the reset mail is sent from a worker thread."""
-
-    def __init__(self) -> None:
-        self.messages: queue.Queue[MailMessage] = queue.Queue()
-
-    def send(self, message: MailMessage) -> None:
-        self.messages.put(message)
-
-    def next_message(self, to: str) -> MailMessage:
-        """The next mail to ``to``, skipping any a previous test left in flight."""
-        while True:
-            message = self.messages.get(timeout=10)
-            if message.to == to:
-                return message
-
-    def reset_token(self, to: str) -> str:
-        """The token in the link of the next reset mail to ``to``."""
-        text = self.next_message(to).text
-        return text.split("#token=", 1)[1].split()[0]
-
-    def nothing_sent_to(self, to: str) -> bool:
-        from shared.services import auth
-
-        # Tasks start in order; once every worker sits at this barrier at the same
-        # time, no earlier send can still be running or waiting.
-        workers = auth._mail_sender._max_workers
-        barrier = threading.Barrier(workers, timeout=10)
-        for done in [auth._mail_sender.submit(barrier.wait) for _ in range(workers)]:
-            done.result()
-        sent: list[MailMessage] = []
-        while not self.messages.empty():
-            sent.append(self.messages.get_nowait())
-        return all(message.to != to for message in sent)
-
-
-@pytest.fixture
-def mail(monkeypatch: pytest.MonkeyPatch) -> MailSink:
-    from shared.services import auth
-
-    sink = MailSink()
-    monkeypatch.setattr(auth, "get_mailer", lambda: sink)
-    return sink
 
 
 # --- registration ---------------------------------------------------------------------
@@ -296,13 +235,6 @@ def test_login_with_query_operators_is_422(client: ApiClient, payload: dict[str,
     response = client.post(LOGIN, json=payload)
 
     assert_problem(response, 422, "validation_error")
-
-
-def fail_login(client: ApiClient, email: str, times: int) -> list[Response]:
-    return [
-        client.post(LOGIN, json={"email": email, "password": "definitely wrong password"})
-        for _ in range(times)
-    ]
 
 
 def test_five_failures_lock_the_account_with_429_and_retry_after(client: ApiClient) -> None:
@@ -508,8 +440,7 @@ def test_password_reset_sets_the_new_password_and_kills_the_old_one(
 
 def test_password_reset_token_works_only_once(client: ApiClient, mail: MailSink) -> None:
     register(client, "once@example.com")
-    client.post(FORGOT, json={"email": "once@example.com"})
-    token = mail.reset_token("once@example.com")
+    token = request_reset_token(client, mail, "once@example.com")
     client.post(RESET, json={"token": token, "new_password": NEW_PASSWORD})
 
     second = client.post(RESET, json={"token": token, "new_password": "another fine passphrase 55"})
@@ -520,10 +451,8 @@ def test_password_reset_token_works_only_once(client: ApiClient, mail: MailSink)
 
 def test_a_reset_invalidates_the_users_other_reset_links(client: ApiClient, mail: MailSink) -> None:
     register(client, "twice@example.com")
-    client.post(FORGOT, json={"email": "twice@example.com"})
-    earlier = mail.reset_token("twice@example.com")
-    client.post(FORGOT, json={"email": "twice@example.com"})
-    later = mail.reset_token("twice@example.com")
+    earlier = request_reset_token(client, mail, "twice@example.com")
+    later = request_reset_token(client, mail, "twice@example.com")
 
     used = client.post(RESET, json={"token": later, "new_password": NEW_PASSWORD})
     stale = client.post(
@@ -539,8 +468,7 @@ def test_password_reset_token_expires_after_thirty_minutes(
     client: ApiClient, mail: MailSink, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     register(client, "slow@example.com")
-    client.post(FORGOT, json={"email": "slow@example.com"})
-    token = mail.reset_token("slow@example.com")
+    token = request_reset_token(client, mail, "slow@example.com")
 
     move_clock(monkeypatch, timedelta(minutes=30, seconds=1))
     response = client.post(RESET, json={"token": token, "new_password": NEW_PASSWORD})
@@ -554,8 +482,7 @@ def test_password_reset_token_still_works_at_twenty_nine_minutes(
     client: ApiClient, mail: MailSink, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     register(client, "prompt@example.com")
-    client.post(FORGOT, json={"email": "prompt@example.com"})
-    token = mail.reset_token("prompt@example.com")
+    token = request_reset_token(client, mail, "prompt@example.com")
 
     move_clock(monkeypatch, timedelta(minutes=29))
     response = client.post(RESET, json={"token": token, "new_password": NEW_PASSWORD})
@@ -567,9 +494,9 @@ def test_password_reset_revokes_every_session(
     client: ApiClient, mail: MailSink, user: Account
 ) -> None:
     other_device = login(client, user.email)
-    client.post(FORGOT, json={"email": user.email})
+    token = request_reset_token(client, mail, user.email)
 
-    client.post(RESET, json={"token": mail.reset_token(user.email), "new_password": NEW_PASSWORD})
+    client.post(RESET, json={"token": token, "new_password": NEW_PASSWORD})
 
     for access in (user.access_token, other_device["access_token"]):
         assert_problem(client.get(ME, token=access), 401, "invalid_token")
@@ -582,12 +509,9 @@ def test_password_reset_revokes_every_session(
 def test_password_reset_clears_a_login_lockout(client: ApiClient, mail: MailSink) -> None:
     register(client, "lockedout@example.com")
     fail_login(client, "lockedout@example.com", 5)
-    client.post(FORGOT, json={"email": "lockedout@example.com"})
+    token = request_reset_token(client, mail, "lockedout@example.com")
 
-    client.post(
-        RESET,
-        json={"token": mail.reset_token("lockedout@example.com"), "new_password": NEW_PASSWORD},
-    )
+    client.post(RESET, json={"token": token, "new_password": NEW_PASSWORD})
 
     assert login(client, "lockedout@example.com", NEW_PASSWORD)["token_type"] == "bearer"
 
@@ -605,8 +529,7 @@ def test_password_reset_with_a_weak_password_is_422_and_keeps_the_token(
     client: ApiClient, mail: MailSink
 ) -> None:
     register(client, "weakreset@example.com")
-    client.post(FORGOT, json={"email": "weakreset@example.com"})
-    token = mail.reset_token("weakreset@example.com")
+    token = request_reset_token(client, mail, "weakreset@example.com")
 
     weak = client.post(RESET, json={"token": token, "new_password": "password1234"})
     strong = client.post(RESET, json={"token": token, "new_password": NEW_PASSWORD})
@@ -618,8 +541,7 @@ def test_password_reset_with_a_weak_password_is_422_and_keeps_the_token(
 
 def test_a_reset_token_is_not_an_access_or_refresh_token(client: ApiClient, mail: MailSink) -> None:
     register(client, "kinds@example.com")
-    client.post(FORGOT, json={"email": "kinds@example.com"})
-    token = mail.reset_token("kinds@example.com")
+    token = request_reset_token(client, mail, "kinds@example.com")
 
     assert client.get(ME, token=token).status == 401
     assert client.post(REFRESH, json={"refresh_token": token}).status == 401

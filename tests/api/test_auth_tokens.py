@@ -10,7 +10,7 @@ import secrets
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
@@ -23,7 +23,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from shared import clock
 from shared.config import get_settings
 from tests.api.client import ApiClient, Response
-from tests.api.conftest import Account, login
+from tests.api.conftest import Account, MakeAccount, login
 from tests.conftest import reload_settings
 
 ME = "/api/v1/users/me"
@@ -35,10 +35,7 @@ REQUIRED_CLAIMS = ["sub", "role", "iat", "nbf", "exp", "jti", "iss", "aud", "typ
 
 _real_now = clock.now
 
-
-@pytest.fixture(autouse=True)
-def _lenient_auth_rate_limit(monkeypatch: pytest.MonkeyPatch) -> None:
-    reload_settings(monkeypatch, RATE_LIMIT_AUTH_PER_MINUTE="1000")
+pytestmark = pytest.mark.usefixtures("lenient_auth_rate_limit")
 
 
 def move_clock(monkeypatch: pytest.MonkeyPatch, delta: timedelta) -> None:
@@ -393,7 +390,7 @@ def test_refresh_family_ends_at_its_absolute_lifetime(
 
 
 def test_refresh_family_lifetime_follows_the_setting(
-    client: ApiClient, make_account: Callable[[str], Account], monkeypatch: pytest.MonkeyPatch
+    client: ApiClient, make_account: MakeAccount, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     reload_settings(monkeypatch, REFRESH_TOKEN_EXPIRE_DAYS="2")
     account = make_account("user")
@@ -461,7 +458,7 @@ def test_logout_naming_another_own_refresh_token_ends_that_session_too(
 
 
 def test_logout_cannot_end_another_users_session(
-    client: ApiClient, make_account: Callable[[str], Account]
+    client: ApiClient, make_account: MakeAccount
 ) -> None:
     mallory, victim = make_account("user"), make_account("user")
 
@@ -507,9 +504,7 @@ def test_logout_all_revokes_tokens_minted_in_the_same_millisecond(
     assert_rejected(refresh(client, same_instant["refresh_token"]))
 
 
-def test_logout_all_leaves_other_users_alone(
-    client: ApiClient, make_account: Callable[[str], Account]
-) -> None:
+def test_logout_all_leaves_other_users_alone(client: ApiClient, make_account: MakeAccount) -> None:
     first, second = make_account("user"), make_account("user")
 
     client.post(LOGOUT_ALL, token=first.access_token)

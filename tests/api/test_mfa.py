@@ -13,9 +13,8 @@ import pytest
 from bson import ObjectId, json_util
 
 from shared.db import collections
-from tests.api.client import ApiClient, Response
+from tests.api.client import ApiClient, Response, assert_problem
 from tests.api.conftest import Account
-from tests.conftest import reload_settings
 
 SETUP = "/api/v1/auth/mfa/setup"
 ENABLE = "/api/v1/auth/mfa/enable"
@@ -23,10 +22,7 @@ DISABLE = "/api/v1/auth/mfa/disable"
 LOGIN = "/api/v1/auth/login"
 ME = "/api/v1/users/me"
 
-
-@pytest.fixture(autouse=True)
-def _lenient_auth_rate_limit(monkeypatch: pytest.MonkeyPatch) -> None:
-    reload_settings(monkeypatch, RATE_LIMIT_AUTH_PER_MINUTE="1000")
+pytestmark = pytest.mark.usefixtures("lenient_auth_rate_limit")
 
 
 @dataclass
@@ -38,12 +34,6 @@ class MfaAccount:
     def code(self, steps_ahead: int = 0) -> str:
         """The code of the current time step, or of one within the accepted drift."""
         return self.totp.at(time.time(), counter_offset=steps_ahead)
-
-
-def assert_problem(response: Response, status: int, code: str) -> None:
-    assert response.status == status, response.body
-    assert response.content_type == "application/problem+json"
-    assert response.json["code"] == code
 
 
 def start_setup(client: ApiClient, account: Account) -> pyotp.TOTP:

@@ -34,48 +34,29 @@ from tests.api.uploads_support import (
     UPLOADS_URL,
     blob_exists,
     blob_name,
-    change_settings,
     put_bytes,
     start_upload,
     upload_file,
     use_storage,
 )
-from tests.azurite_server import free_port, running_azurite
 from tests.clamd_server import eicar_test_file, running_clamd
-from tests.conftest import reload_settings
+from tests.loopback import free_port
+from tests.storage_support import change_settings
 
 pytestmark = pytest.mark.azurite
 
-MakeAccount = Callable[[str], Account]
 PRIVATE_MARKERS = (b"Exif", b"GPS", media_samples.CAMERA_MAKE.encode(), b"Secret Author")
 
 
 @pytest.fixture(autouse=True)
-def _lenient_auth_rate_limit(monkeypatch: pytest.MonkeyPatch) -> None:
-    reload_settings(monkeypatch, RATE_LIMIT_AUTH_PER_MINUTE="1000")
-
-
-@pytest.fixture(scope="module")
-def azurite_connection_string() -> Iterator[str]:
-    with running_azurite() as server:
-        yield server.connection_string
-
-
-@pytest.fixture(autouse=True)
 def azurite_storage(
-    _lenient_auth_rate_limit: None, azurite_connection_string: str, monkeypatch: pytest.MonkeyPatch
+    lenient_auth_rate_limit: None, module_azurite: str, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[Settings]:
     """Real Azurite with fresh containers for this test; scanning off unless a test sets it."""
-    settings = use_storage(monkeypatch, azurite_connection_string, CLAMD_URL="")
+    settings = use_storage(monkeypatch, module_azurite, CLAMD_URL="")
     storage.ensure_containers()
     yield settings
     storage.reset_storage_clients()
-
-
-@pytest.fixture
-def closed_clamd_port() -> str:
-    """A CLAMD_URL nobody listens on: scanning fails like an unreachable clamd."""
-    return f"tcp://127.0.0.1:{free_port()}"
 
 
 def get_upload(client: ApiClient, account: Account, upload: dict[str, Any]) -> dict[str, Any]:
@@ -451,15 +432,23 @@ def test_a_delivery_while_another_holds_the_version_does_nothing(
 # --- retries ---------------------------------------------------------------------------
 
 
+@pytest.fixture
+def upload_while_clamd_is_down(
+    client: ApiClient, user: Account, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> dict[str, Any]:
+    """A PNG the user uploaded, with CLAMD_URL where nobody listens: scanning fails."""
+    upload = upload_file(client, user, media_samples.write_png(tmp_path), content_type="image/png")
+    change_settings(monkeypatch, CLAMD_URL=f"tcp://127.0.0.1:{free_port()}")
+    return upload
+
+
 def test_a_transient_failure_is_retried_and_then_succeeds(
     client: ApiClient,
     user: Account,
     monkeypatch: pytest.MonkeyPatch,
-    closed_clamd_port: str,
-    tmp_path: Path,
+    upload_while_clamd_is_down: dict[str, Any],
 ) -> None:
-    upload = upload_file(client, user, media_samples.write_png(tmp_path), content_type="image/png")
-    change_settings(monkeypatch, CLAMD_URL=closed_clamd_port)
+    upload = upload_while_clamd_is_down
 
     with pytest.raises(scanning.ScannerUnavailable):
         process(upload, attempt=1)
@@ -474,14 +463,9 @@ def test_a_transient_failure_is_retried_and_then_succeeds(
 
 
 def test_failing_on_the_last_attempt_marks_the_upload_failed(
-    client: ApiClient,
-    user: Account,
-    monkeypatch: pytest.MonkeyPatch,
-    closed_clamd_port: str,
-    tmp_path: Path,
+    client: ApiClient, user: Account, upload_while_clamd_is_down: dict[str, Any]
 ) -> None:
-    upload = upload_file(client, user, media_samples.write_png(tmp_path), content_type="image/png")
-    change_settings(monkeypatch, CLAMD_URL=closed_clamd_port)
+    upload = upload_while_clamd_is_down
 
     for _ in range(4):
         # The host passes no try number; the record counts the tries itself.
@@ -498,14 +482,9 @@ def test_failing_on_the_last_attempt_marks_the_upload_failed(
 
 
 def test_the_host_try_number_can_declare_the_last_attempt(
-    client: ApiClient,
-    user: Account,
-    monkeypatch: pytest.MonkeyPatch,
-    closed_clamd_port: str,
-    tmp_path: Path,
+    upload_while_clamd_is_down: dict[str, Any],
 ) -> None:
-    upload = upload_file(client, user, media_samples.write_png(tmp_path), content_type="image/png")
-    change_settings(monkeypatch, CLAMD_URL=closed_clamd_port)
+    upload = upload_while_clamd_is_down
 
     outcome = process(upload, attempt=3, max_attempts=3)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
@@ -15,23 +15,20 @@ from bson import ObjectId
 
 from shared.config import Settings
 from shared.services import storage
-from tests.api.client import ApiClient, Response
-from tests.api.conftest import Account
+from tests.api.client import ApiClient, Response, assert_problem
+from tests.api.conftest import Account, MakeAccount
 from tests.api.uploads_support import (
     TIMEOUT,
     UPLOADS_URL,
     blob_exists,
     blob_name,
-    change_settings,
     put_bytes,
     start_upload,
     unreachable_account,
     use_storage,
 )
-from tests.azurite_server import running_azurite
-from tests.conftest import reload_settings
+from tests.storage_support import change_settings
 
-MakeAccount = Callable[[str], Account]
 UPLOAD_FIELDS = {
     "id",
     "filename",
@@ -51,42 +48,23 @@ UPLOAD_FIELDS = {
 
 
 @pytest.fixture(autouse=True)
-def _lenient_auth_rate_limit(monkeypatch: pytest.MonkeyPatch) -> None:
-    reload_settings(monkeypatch, RATE_LIMIT_AUTH_PER_MINUTE="1000")
-
-
-@pytest.fixture(autouse=True)
 def signing_storage(
-    _lenient_auth_rate_limit: None, monkeypatch: pytest.MonkeyPatch
+    lenient_auth_rate_limit: None, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[Settings]:
     """A storage account that signs SAS URLs locally; tests that touch blobs use Azurite."""
     yield use_storage(monkeypatch, unreachable_account())
     storage.reset_storage_clients()
 
 
-@pytest.fixture(scope="module")
-def azurite_connection_string() -> Iterator[str]:
-    with running_azurite() as server:
-        yield server.connection_string
-
-
 @pytest.fixture
 def azurite_storage(
-    signing_storage: Settings, azurite_connection_string: str, monkeypatch: pytest.MonkeyPatch
+    signing_storage: Settings, module_azurite: str, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[Settings]:
     """Real Azurite with fresh containers for this test."""
-    settings = use_storage(monkeypatch, azurite_connection_string)
+    settings = use_storage(monkeypatch, module_azurite)
     storage.ensure_containers()
     yield settings
     storage.reset_storage_clients()
-
-
-def assert_problem(response: Response, status: int, code: str) -> dict[str, Any]:
-    assert response.status == status, response.body
-    assert response.content_type == "application/problem+json"
-    body: dict[str, Any] = response.json
-    assert body["code"] == code
-    return body
 
 
 def create(client: ApiClient, account: Account, **body: Any) -> Response:

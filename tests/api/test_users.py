@@ -2,48 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 import pytest
 from bson import ObjectId
 
-from tests.api.client import ApiClient, Response
-from tests.api.conftest import Account, login
-from tests.conftest import reload_settings
+from tests.api.client import ApiClient, Response, assert_problem
+from tests.api.conftest import NEW_PASSWORD, USER_FIELDS, Account, MakeAccount, login
 
 ME = "/api/v1/users/me"
 MY_PASSWORD = "/api/v1/users/me/password"
 USERS = "/api/v1/users"
 LOGIN = "/api/v1/auth/login"
 REFRESH = "/api/v1/auth/refresh"
-NEW_PASSWORD = "plum orchard telescope 1987 quietly"
-USER_FIELDS = {
-    "id",
-    "email",
-    "full_name",
-    "role",
-    "is_active",
-    "mfa_enabled",
-    "created_at",
-    "updated_at",
-}
 
-MakeAccount = Callable[[str], Account]
-
-
-@pytest.fixture(autouse=True)
-def _lenient_auth_rate_limit(monkeypatch: pytest.MonkeyPatch) -> None:
-    reload_settings(monkeypatch, RATE_LIMIT_AUTH_PER_MINUTE="1000")
-
-
-def assert_problem(response: Response, status: int, code: str) -> dict[str, Any]:
-    assert response.status == status, response.body
-    assert response.content_type == "application/problem+json"
-    body: dict[str, Any] = response.json
-    assert body["code"] == code
-    return body
+pytestmark = pytest.mark.usefixtures("lenient_auth_rate_limit")
 
 
 def sign_in(client: ApiClient, email: str, password: str) -> Response:

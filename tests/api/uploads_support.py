@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
 from pathlib import Path
 from typing import Any
 
@@ -10,11 +9,12 @@ import pytest
 import requests
 
 from devhost.azurite import azurite_connection_string
-from shared.config import Settings, get_settings, reset_settings
+from shared.config import Settings
 from shared.services import storage
 from tests.api.client import ApiClient
 from tests.api.conftest import Account
-from tests.azurite_server import free_port
+from tests.loopback import free_port
+from tests.storage_support import change_settings, own_containers
 
 TIMEOUT = 10
 UPLOADS_URL = "/api/v1/uploads"
@@ -22,33 +22,13 @@ UPLOADS_URL = "/api/v1/uploads"
 
 def use_storage(monkeypatch: pytest.MonkeyPatch, connection_string: str, **env: str) -> Settings:
     """Point the app at ``connection_string`` with containers of its own; keeps the database."""
-    suffix = secrets.token_hex(4)
-    values = {
-        "AZURE_STORAGE_CONNECTION_STRING": connection_string,
-        "UPLOADS_CONTAINER": f"uploads-{suffix}",
-        "THUMBNAILS_CONTAINER": f"thumbnails-{suffix}",
-        "QUARANTINE_CONTAINER": f"quarantine-{suffix}",
-        **env,
-    }
-    for name, value in values.items():
-        monkeypatch.setenv(name, value)
-    reset_settings()
-    storage.reset_storage_clients()
-    return get_settings()
+    values = {"AZURE_STORAGE_CONNECTION_STRING": connection_string, **own_containers(), **env}
+    return change_settings(monkeypatch, **values)
 
 
 def unreachable_account() -> str:
     """An account key on a port nobody serves: SAS signing works, storage calls do not."""
     return azurite_connection_string(free_port())
-
-
-def change_settings(monkeypatch: pytest.MonkeyPatch, **env: str) -> Settings:
-    """Change settings mid-test without dropping the database or the storage containers."""
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
-    reset_settings()
-    storage.reset_storage_clients()
-    return get_settings()
 
 
 def start_upload(

@@ -11,7 +11,6 @@ import http.client
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -23,6 +22,8 @@ from typing import IO, Any
 from urllib.parse import urlsplit
 
 import pytest
+
+from tests.loopback import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 READY_PATH = "/api/v1/health"
@@ -136,14 +137,6 @@ class LocalHost:
     def _join_reader(self) -> None:
         if self.reader is not None:
             self.reader.join(timeout=STOP_TIMEOUT_SECONDS)
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def launch_local_host(

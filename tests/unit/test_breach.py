@@ -12,9 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from shared.config import get_settings, reset_settings
+from shared.config import get_settings
 from shared.services import breach
 from shared.services.external_api import ExternalApiError, get_text
+from tests.conftest import reload_settings
+from tests.loopback import free_port
 
 PASSWORD = "correct horse battery staple"
 DIGEST = hashlib.sha1(PASSWORD.encode(), usedforsecurity=False).hexdigest().upper()
@@ -62,18 +64,19 @@ def range_api(monkeypatch: pytest.MonkeyPatch) -> Iterator[Exchange]:
     server.daemon_threads = True
     thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
-    monkeypatch.setenv("PASSWORD_BREACH_API_URL", f"http://127.0.0.1:{server.server_port}/range/")
-    monkeypatch.setenv("PASSWORD_BREACH_CHECK", "true")
-    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
-    monkeypatch.setenv("no_proxy", "127.0.0.1")
-    reset_settings()
+    reload_settings(
+        monkeypatch,
+        PASSWORD_BREACH_API_URL=f"http://127.0.0.1:{server.server_port}/range/",
+        PASSWORD_BREACH_CHECK="true",
+        NO_PROXY="127.0.0.1",
+        no_proxy="127.0.0.1",
+    )
     yield exchange
     if exchange.stall is not None:
         exchange.stall.set()
     server.shutdown()
     server.server_close()
     thread.join(timeout=5)
-    reset_settings()
 
 
 def _range_body(*entries: tuple[str, int]) -> str:
@@ -164,10 +167,9 @@ def test_server_slower_than_the_timeout_fails_open(
 
 
 def test_unreachable_service_fails_open(
-    range_api: Exchange, monkeypatch: pytest.MonkeyPatch, unused_port: int
+    range_api: Exchange, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("PASSWORD_BREACH_API_URL", f"http://127.0.0.1:{unused_port}/range/")
-    reset_settings()
+    reload_settings(monkeypatch, PASSWORD_BREACH_API_URL=f"http://127.0.0.1:{free_port()}/range/")
 
     assert breach.is_password_breached(PASSWORD) is False
 
@@ -175,8 +177,7 @@ def test_unreachable_service_fails_open(
 def test_non_http_api_url_is_never_opened(
     range_api: Exchange, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    monkeypatch.setenv("PASSWORD_BREACH_API_URL", f"file://{tmp_path}/")
-    reset_settings()
+    reload_settings(monkeypatch, PASSWORD_BREACH_API_URL=f"file://{tmp_path}/")
 
     assert breach.is_password_breached(PASSWORD) is False
     assert range_api.paths == []
@@ -187,8 +188,7 @@ def test_breach_check_enabled_follows_the_setting(
 ) -> None:
     assert breach.breach_check_enabled() is True
 
-    monkeypatch.setenv("PASSWORD_BREACH_CHECK", "false")
-    reset_settings()
+    reload_settings(monkeypatch, PASSWORD_BREACH_CHECK="false")
 
     assert breach.breach_check_enabled() is False
 
@@ -201,12 +201,3 @@ def test_client_error_is_not_retried(range_api: Exchange) -> None:
         get_text(url, timeout=2, retries=1)
 
     assert len(range_api.paths) == 1
-
-
-@pytest.fixture
-def unused_port() -> int:
-    """A loopback port with nothing listening on it."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), BaseHTTPRequestHandler)
-    port: int = server.server_port
-    server.server_close()
-    return port

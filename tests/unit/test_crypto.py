@@ -3,29 +3,17 @@
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterator
 
 import pytest
 
-from shared.config import SettingsError, reset_settings
+from shared.config import SettingsError
 from shared.security.crypto import DecryptionError, decrypt_secret, encrypt_secret
+from tests.conftest import reload_settings
+from tests.unit.conftest import OTHER_DATA_ENCRYPTION_KEY
 
 SEED = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
 
-
-@pytest.fixture(autouse=True)
-def security_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[pytest.MonkeyPatch]:
-    """Known keys, re-read from the environment for every test."""
-    monkeypatch.setenv("SECRET_KEY", "test-secret-key-0123456789abcdef0123456789")
-    monkeypatch.setenv("DATA_ENCRYPTION_KEY", "test-data-key-0123456789abcdef0123456789ab")
-    reset_settings()
-    yield monkeypatch
-    reset_settings()
-
-
-def _change_env(monkeypatch: pytest.MonkeyPatch, name: str, value: str) -> None:
-    monkeypatch.setenv(name, value)
-    reset_settings()
+pytestmark = pytest.mark.usefixtures("security_env")
 
 
 def _flip_byte(token: str, index: int) -> str:
@@ -66,18 +54,18 @@ def test_tampered_ciphertext_fails(index: int) -> None:
         decrypt_secret(_flip_byte(token, index), context="user-1")
 
 
-def test_ciphertext_from_another_data_key_fails(security_env: pytest.MonkeyPatch) -> None:
+def test_ciphertext_from_another_data_key_fails(monkeypatch: pytest.MonkeyPatch) -> None:
     token = encrypt_secret(SEED, context="user-1")
-    _change_env(security_env, "DATA_ENCRYPTION_KEY", "another-data-key-0123456789abcdef01234567")
+    reload_settings(monkeypatch, DATA_ENCRYPTION_KEY=OTHER_DATA_ENCRYPTION_KEY)
     with pytest.raises(DecryptionError):
         decrypt_secret(token, context="user-1")
 
 
 def test_changing_secret_key_does_not_affect_stored_secrets(
-    security_env: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     token = encrypt_secret(SEED, context="user-1")
-    _change_env(security_env, "SECRET_KEY", "rotated-secret-key-0123456789abcdef0123456")
+    reload_settings(monkeypatch, SECRET_KEY="rotated-secret-key-0123456789abcdef0123456")
     assert decrypt_secret(token, context="user-1") == SEED
 
 
@@ -103,7 +91,7 @@ def test_empty_context_is_refused() -> None:
         encrypt_secret(SEED, context="")
 
 
-def test_short_data_encryption_key_is_refused(security_env: pytest.MonkeyPatch) -> None:
-    _change_env(security_env, "DATA_ENCRYPTION_KEY", "too-short-data-key")
+def test_short_data_encryption_key_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    reload_settings(monkeypatch, DATA_ENCRYPTION_KEY="too-short-data-key")
     with pytest.raises(SettingsError, match="DATA_ENCRYPTION_KEY must be at least 32 bytes"):
         encrypt_secret(SEED, context="user-1")

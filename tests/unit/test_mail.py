@@ -2,27 +2,18 @@
 
 from __future__ import annotations
 
-import datetime
-import ipaddress
 import logging
-import socket
 import ssl
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from email.message import EmailMessage
-from pathlib import Path
 from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from shared.config import reset_settings
 from shared.services.mail import (
     LoggingMailer,
     MailDeliveryError,
@@ -31,6 +22,8 @@ from shared.services.mail import (
     get_mailer,
     password_reset_message,
 )
+from tests.conftest import reload_settings
+from tests.loopback import Certificate, free_port, self_signed_certificate
 
 SENDER = "Runtime Traitors <no-reply@runtime-traitors.test>"
 RESET_URL = "http://127.0.0.1:7071/reset-password?token=s3cr3t-reset-token"
@@ -64,56 +57,10 @@ class _CollectingHandler:
         return "250 Message accepted for delivery"
 
 
-def _free_port() -> int:
-    # aiosmtpd's Controller pings its own port on start, so it cannot take port 0.
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-    return port
-
-
-@dataclass(frozen=True)
-class Certificate:
-    cert_pem: str
-    cert_file: Path
-    key_file: Path
-
-
 @pytest.fixture(scope="module")
 def certificate(tmp_path_factory: pytest.TempPathFactory) -> Certificate:
     """A self-signed certificate for 127.0.0.1, made fresh for this run."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-            critical=False,
-        )
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
-        .sign(key, hashes.SHA256())
-    )
-    folder = tmp_path_factory.mktemp("smtp-tls")
-    cert_pem = cert.public_bytes(serialization.Encoding.PEM).decode()
-    cert_file, key_file = folder / "cert.pem", folder / "key.pem"
-    cert_file.write_text(cert_pem)
-    key_file.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return Certificate(cert_pem=cert_pem, cert_file=cert_file, key_file=key_file)
+    return self_signed_certificate(tmp_path_factory.mktemp("smtp-tls"))
 
 
 def _check_login(
@@ -135,7 +82,8 @@ def start_sink(certificate: Certificate) -> Iterator[StartSink]:
     controllers: list[Controller] = []
 
     def start(*, starttls: bool = False, auth: bool = False) -> Sink:
-        sink = Sink(port=_free_port())
+        # aiosmtpd's Controller pings its own port on start, so it cannot take port 0.
+        sink = Sink(port=free_port())
         options: dict[str, Any] = {}
         if starttls:
             tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
@@ -167,19 +115,6 @@ def start_sink(certificate: Certificate) -> Iterator[StartSink]:
 def trusting_context(certificate: Certificate) -> ssl.SSLContext:
     """A client context that trusts only the test certificate."""
     return ssl.create_default_context(cadata=certificate.cert_pem)
-
-
-@pytest.fixture
-def settings_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., None]]:
-    """Sets environment variables and makes get_settings() read them afresh."""
-
-    def apply(**values: str) -> None:
-        for name, value in values.items():
-            monkeypatch.setenv(name, value)
-        reset_settings()
-
-    yield apply
-    reset_settings()
 
 
 def _reset_mail() -> MailMessage:
@@ -292,17 +227,18 @@ def test_credentials_without_starttls_are_refused() -> None:
 
 
 def test_refused_connection_raises_mail_delivery_error() -> None:
-    mailer = SmtpMailer(host="127.0.0.1", port=_free_port(), sender=SENDER, timeout=2)
+    mailer = SmtpMailer(host="127.0.0.1", port=free_port(), sender=SENDER, timeout=2)
 
     with pytest.raises(MailDeliveryError, match=r"127\.0\.0\.1"):
         mailer.send(_reset_mail())
 
 
 def test_get_mailer_delivers_through_the_configured_smtp_host(
-    start_sink: StartSink, settings_env: Callable[..., None]
+    start_sink: StartSink, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     sink = start_sink()
-    settings_env(
+    reload_settings(
+        monkeypatch,
         SMTP_HOST="127.0.0.1",
         SMTP_PORT=str(sink.port),
         SMTP_STARTTLS="false",
@@ -316,9 +252,9 @@ def test_get_mailer_delivers_through_the_configured_smtp_host(
 
 
 def test_development_without_smtp_host_logs_the_whole_mail(
-    settings_env: Callable[..., None], caplog: pytest.LogCaptureFixture
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    settings_env(ENVIRONMENT="development", SMTP_HOST="")
+    reload_settings(monkeypatch, ENVIRONMENT="development", SMTP_HOST="")
 
     with caplog.at_level(logging.INFO, logger="shared.services.mail"):
         get_mailer().send(_reset_mail())
@@ -329,9 +265,9 @@ def test_development_without_smtp_host_logs_the_whole_mail(
 
 
 def test_outside_development_the_logged_mail_withholds_its_body(
-    settings_env: Callable[..., None], caplog: pytest.LogCaptureFixture
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    settings_env(ENVIRONMENT="staging", SMTP_HOST="")
+    reload_settings(monkeypatch, ENVIRONMENT="staging", SMTP_HOST="")
 
     with caplog.at_level(logging.INFO, logger="shared.services.mail"):
         mailer = get_mailer()
@@ -344,12 +280,12 @@ def test_outside_development_the_logged_mail_withholds_its_body(
 
 
 def test_mailer_is_rebuilt_when_settings_change(
-    settings_env: Callable[..., None],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    settings_env(SMTP_HOST="")
+    reload_settings(monkeypatch, SMTP_HOST="")
     first = get_mailer()
 
-    settings_env(SMTP_HOST="127.0.0.1", SMTP_STARTTLS="false")
+    reload_settings(monkeypatch, SMTP_HOST="127.0.0.1", SMTP_STARTTLS="false")
 
     assert isinstance(first, LoggingMailer)
     assert isinstance(get_mailer(), SmtpMailer)

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import bcrypt
 import pytest
 
-from shared.config import get_settings, reset_settings
+from shared.config import get_settings
 from shared.security.passwords import (
     WeakPasswordError,
     check_password_policy,
@@ -17,6 +17,8 @@ from shared.security.passwords import (
     verify_dummy_password,
     verify_password,
 )
+from tests.conftest import reload_settings
+from tests.unit.conftest import OTHER_DATA_ENCRYPTION_KEY
 
 EMAIL = "maria.lopez@example.com"
 FULL_NAME = "Maximilian Oberhauser"
@@ -25,21 +27,7 @@ STRONG = (
 )
 PASSPHRASE = "violet tractor humming under seaweed"
 
-
-@pytest.fixture(autouse=True)
-def security_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[pytest.MonkeyPatch]:
-    """Fast bcrypt and known keys, re-read from the environment for every test."""
-    monkeypatch.setenv("SECRET_KEY", "test-secret-key-0123456789abcdef0123456789")
-    monkeypatch.setenv("DATA_ENCRYPTION_KEY", "test-data-key-0123456789abcdef0123456789ab")
-    monkeypatch.setenv("BCRYPT_ROUNDS", "4")
-    reset_settings()
-    yield monkeypatch
-    reset_settings()
-
-
-def _change_env(monkeypatch: pytest.MonkeyPatch, name: str, value: str) -> None:
-    monkeypatch.setenv(name, value)
-    reset_settings()
+pytestmark = pytest.mark.usefixtures("security_env")
 
 
 def test_long_emoji_passphrase_hashes_and_verifies() -> None:
@@ -97,11 +85,11 @@ def test_unusable_stored_hash_fails_verification_without_error(stored: str) -> N
 
 
 def test_hash_needs_rehash_after_bcrypt_rounds_change(
-    security_env: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     old_hash = hash_password(PASSPHRASE)
     assert not needs_rehash(old_hash)
-    _change_env(security_env, "BCRYPT_ROUNDS", "5")
+    reload_settings(monkeypatch, BCRYPT_ROUNDS="5")
     assert needs_rehash(old_hash)
     assert verify_password(PASSPHRASE, old_hash)
     new_hash = hash_password(PASSPHRASE)
@@ -110,10 +98,10 @@ def test_hash_needs_rehash_after_bcrypt_rounds_change(
 
 
 def test_hashes_depend_on_the_data_encryption_key_pepper(
-    security_env: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     hashed = hash_password(PASSPHRASE)
-    _change_env(security_env, "DATA_ENCRYPTION_KEY", "another-data-key-0123456789abcdef01234567")
+    reload_settings(monkeypatch, DATA_ENCRYPTION_KEY=OTHER_DATA_ENCRYPTION_KEY)
     assert not verify_password(PASSPHRASE, hashed)
 
 
@@ -130,11 +118,11 @@ def _record_bcrypt_costs(monkeypatch: pytest.MonkeyPatch) -> list[int]:
 
 
 def test_dummy_verification_runs_bcrypt_at_the_current_cost(
-    security_env: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    costs = _record_bcrypt_costs(security_env)
+    costs = _record_bcrypt_costs(monkeypatch)
     verify_dummy_password("whatever someone typed")
-    _change_env(security_env, "BCRYPT_ROUNDS", "5")
+    reload_settings(monkeypatch, BCRYPT_ROUNDS="5")
     verify_dummy_password("whatever someone typed")
     assert costs == [4, 5]
     assert get_settings().BCRYPT_ROUNDS == 5

@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from shared.config import reset_settings
 from shared.services.scanning import (
     ClamdAddress,
     ClamdUrlError,
@@ -23,6 +22,8 @@ from shared.services.scanning import (
     scanning_enabled,
 )
 from tests.clamd_server import EICAR_SIGNATURE_NAME, eicar_test_file, running_clamd
+from tests.conftest import reload_settings
+from tests.loopback import free_port
 
 MIB = 1024 * 1024
 LARGE_SIGNATURE_NAME = "Large-Test-Signature"
@@ -37,14 +38,6 @@ def clamd_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         extra_signatures={LARGE_SIGNATURE_NAME: LARGE_PAYLOAD},
     ) as url:
         yield url
-
-
-@pytest.fixture
-def settings_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[pytest.MonkeyPatch]:
-    reset_settings()
-    yield monkeypatch
-    monkeypatch.undo()
-    reset_settings()
 
 
 def split_every(data: bytes, size: int) -> Iterator[bytes]:
@@ -66,10 +59,7 @@ def listening_socket_that_never_answers() -> socket.socket:
 
 
 def unused_tcp_url() -> str:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    return f"tcp://127.0.0.1:{port}"
+    return f"tcp://127.0.0.1:{free_port()}"
 
 
 @pytest.mark.clamd
@@ -170,9 +160,9 @@ def test_ping_is_true_when_clamd_is_up(clamd_url: str) -> None:
 
 @pytest.mark.clamd
 def test_scan_uses_clamd_url_setting_by_default(
-    clamd_url: str, settings_env: pytest.MonkeyPatch
+    clamd_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    settings_env.setenv("CLAMD_URL", clamd_url)
+    reload_settings(monkeypatch, CLAMD_URL=clamd_url)
 
     assert scanning_enabled()
     assert not scan_chunks([eicar_test_file()]).clean
@@ -256,8 +246,8 @@ def test_well_formed_clamd_urls_are_parsed(url: str, address: ClamdAddress) -> N
     assert parse_clamd_url(url) == address
 
 
-def test_empty_clamd_url_disables_scanning(settings_env: pytest.MonkeyPatch) -> None:
-    settings_env.setenv("CLAMD_URL", "")
+def test_empty_clamd_url_disables_scanning(monkeypatch: pytest.MonkeyPatch) -> None:
+    reload_settings(monkeypatch, CLAMD_URL="")
 
     assert not scanning_enabled()
     with pytest.raises(ClamdUrlError, match="disabled"):

@@ -15,15 +15,15 @@ import pytest
 import requests
 from azure.storage.blob import BlobServiceClient
 
-from shared.config import Settings, get_settings, reset_settings
+from shared.config import Settings, reset_settings
 from shared.services import storage
 from tests.azurite_server import (
     FakeEntraCredential,
     HttpsAzurite,
-    free_port,
-    running_azurite,
     running_https_azurite,
 )
+from tests.loopback import free_port
+from tests.storage_support import change_settings, own_containers
 
 DEV_ORIGIN = "http://127.0.0.1:7071"
 FOREIGN_ORIGIN = "https://evil.example"
@@ -31,32 +31,15 @@ TIMEOUT = 10
 MIB = 1024 * 1024
 
 
-@pytest.fixture(scope="module")
-def azurite_connection_string() -> Iterator[str]:
-    with running_azurite() as server:
-        yield server.connection_string
-
-
-def _configure(monkeypatch: pytest.MonkeyPatch, **env: str) -> Settings:
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
-    reset_settings()
-    storage.reset_storage_clients()
-    return get_settings()
-
-
 @pytest.fixture
-def settings(azurite_connection_string: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Settings]:
+def settings(module_azurite: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Settings]:
     """Storage settings on Azurite with fresh containers for this test."""
     monkeypatch.delenv("AZURE_STORAGE_ACCOUNT_URL", raising=False)
-    suffix = secrets.token_hex(4)
-    configured = _configure(
+    configured = change_settings(
         monkeypatch,
         ENVIRONMENT="development",
-        AZURE_STORAGE_CONNECTION_STRING=azurite_connection_string,
-        UPLOADS_CONTAINER=f"uploads-{suffix}",
-        THUMBNAILS_CONTAINER=f"thumbnails-{suffix}",
-        QUARANTINE_CONTAINER=f"quarantine-{suffix}",
+        AZURE_STORAGE_CONNECTION_STRING=module_azurite,
+        **own_containers(),
     )
     storage.ensure_containers()
     yield configured
@@ -143,7 +126,7 @@ def test_upload_url_cannot_read_list_or_delete(settings: Settings) -> None:
 def test_upload_url_expiry_follows_the_configured_ttl(
     settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    _configure(monkeypatch, UPLOAD_URL_TTL_SECONDS="120")
+    change_settings(monkeypatch, UPLOAD_URL_TTL_SECONDS="120")
     issued_at = datetime(2030, 1, 2, 3, 4, 5, tzinfo=UTC)
     monkeypatch.setattr(storage, "_utcnow", lambda: issued_at)
 
@@ -172,7 +155,7 @@ def test_expired_upload_url_is_refused(settings: Settings, monkeypatch: pytest.M
 def test_production_upload_url_works_over_https_only(
     settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    _configure(monkeypatch, **_production_env())
+    change_settings(monkeypatch, **_production_env())
     target = _upload_target()
 
     response = _put(target.url, b"over plain http", target.headers)
@@ -228,7 +211,7 @@ def test_cors_lets_the_dev_origin_put_and_refuses_a_foreign_origin(settings: Set
 def test_configure_cors_is_refused_in_production(
     settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    _configure(monkeypatch, **_production_env())
+    change_settings(monkeypatch, **_production_env())
     with pytest.raises(RuntimeError, match="infra"):
         storage.configure_cors([DEV_ORIGIN])
 
@@ -395,7 +378,7 @@ def test_ping_measures_a_round_trip(settings: Settings) -> None:
 def test_ping_fails_when_the_uploads_container_is_missing(
     settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    _configure(monkeypatch, UPLOADS_CONTAINER="never-created")
+    change_settings(monkeypatch, UPLOADS_CONTAINER="never-created")
 
     with pytest.raises(storage.StorageUnavailable, match="container"):
         storage.ping()
@@ -420,7 +403,9 @@ def unreachable_storage(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.delenv("AZURE_STORAGE_ACCOUNT_URL", raising=False)
     from devhost.azurite import azurite_connection_string
 
-    _configure(monkeypatch, AZURE_STORAGE_CONNECTION_STRING=azurite_connection_string(free_port()))
+    change_settings(
+        monkeypatch, AZURE_STORAGE_CONNECTION_STRING=azurite_connection_string(free_port())
+    )
     yield
     storage.reset_storage_clients()
     reset_settings()
@@ -438,7 +423,7 @@ def test_unreachable_storage_is_reported_unavailable_without_secrets(
 
 def test_unconfigured_storage_is_reported_unavailable(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("AZURE_STORAGE_ACCOUNT_URL", raising=False)
-    _configure(monkeypatch, AZURE_STORAGE_CONNECTION_STRING="")
+    change_settings(monkeypatch, AZURE_STORAGE_CONNECTION_STRING="")
 
     assert storage.storage_configured() is False
     with pytest.raises(storage.StorageNotConfigured):
@@ -463,15 +448,12 @@ def production_settings(
     """Production settings on an account reached with Entra tokens only (no key)."""
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(https_azurite.ca_bundle))
     monkeypatch.setattr(storage, "_default_credential", FakeEntraCredential)
-    suffix = secrets.token_hex(4)
-    configured = _configure(
+    configured = change_settings(
         monkeypatch,
         **_production_env(
             AZURE_STORAGE_ACCOUNT_URL=https_azurite.account_url,
             AZURE_STORAGE_CONNECTION_STRING="",
-            UPLOADS_CONTAINER=f"uploads-{suffix}",
-            THUMBNAILS_CONTAINER=f"thumbnails-{suffix}",
-            QUARANTINE_CONTAINER=f"quarantine-{suffix}",
+            **own_containers(),
         ),
     )
     storage.ensure_containers()

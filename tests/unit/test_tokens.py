@@ -8,7 +8,6 @@ import hmac
 import json
 import re
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -17,7 +16,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from shared.config import SettingsError, reset_settings
+from shared.config import SettingsError
 from shared.security.tokens import (
     AccessClaims,
     InvalidTokenError,
@@ -26,23 +25,19 @@ from shared.security.tokens import (
     hash_token,
     new_opaque_token,
 )
+from tests.conftest import reload_settings
+from tests.unit.conftest import SECRET_KEY
 
-SECRET = "test-secret-key-0123456789abcdef0123456789"
 ISSUER = "runtime-traitors-test"
 AUDIENCE = "runtime-traitors-test-api"
 
 
 @pytest.fixture(autouse=True)
-def security_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[pytest.MonkeyPatch]:
-    """Known signing settings, re-read from the environment for every test."""
-    monkeypatch.setenv("SECRET_KEY", SECRET)
-    monkeypatch.setenv("DATA_ENCRYPTION_KEY", "test-data-key-0123456789abcdef0123456789ab")
-    monkeypatch.setenv("JWT_ISSUER", ISSUER)
-    monkeypatch.setenv("JWT_AUDIENCE", AUDIENCE)
-    monkeypatch.setenv("ACCESS_TOKEN_EXPIRE_MINUTES", "15")
-    reset_settings()
-    yield monkeypatch
-    reset_settings()
+def signing_settings(security_env: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Known issuer, audience and lifetime on top of the known keys."""
+    reload_settings(
+        monkeypatch, JWT_ISSUER=ISSUER, JWT_AUDIENCE=AUDIENCE, ACCESS_TOKEN_EXPIRE_MINUTES="15"
+    )
 
 
 def _b64url(data: bytes) -> str:
@@ -71,7 +66,7 @@ def _valid_claims(**changes: Any) -> dict[str, Any]:
 
 
 def _signed_with_real_key(claims: dict[str, Any]) -> str:
-    return jwt.encode(claims, SECRET, algorithm="HS256")
+    return jwt.encode(claims, SECRET_KEY, algorithm="HS256")
 
 
 def _hs256_by_hand(claims: dict[str, Any], key: bytes) -> str:
@@ -141,25 +136,23 @@ def _rsa_key_pair() -> tuple[rsa.RSAPrivateKey, str]:
 
 
 def test_rs256_token_is_rejected_even_when_secret_key_is_its_public_pem(
-    security_env: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     private_key, public_pem = _rsa_key_pair()
-    security_env.setenv("SECRET_KEY", public_pem)
-    reset_settings()
+    reload_settings(monkeypatch, SECRET_KEY=public_pem)
     forged = jwt.encode(_valid_claims(role="admin"), private_key, algorithm="RS256")
     assert _rejection_reason(forged) == "algorithm_not_allowed"
 
 
 def test_hs256_token_signed_with_a_public_key_is_rejected(
-    security_env: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     _, public_pem = _rsa_key_pair()
     forged = _hs256_by_hand(_valid_claims(role="admin"), public_pem.encode())
     assert _rejection_reason(forged) == "bad_signature"
     # The classic confusion: a verifier that holds a PEM as its key must not use it as
     # an HMAC secret an attacker can also compute with.
-    security_env.setenv("SECRET_KEY", public_pem)
-    reset_settings()
+    reload_settings(monkeypatch, SECRET_KEY=public_pem)
     with pytest.raises(InvalidTokenError):
         decode_access_token(forged)
 
@@ -240,19 +233,17 @@ def test_opaque_refresh_or_reset_token_is_not_an_access_token() -> None:
 
 
 def test_changed_audience_setting_applies_to_tokens_already_issued(
-    security_env: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     token = create_access_token(user_id="user-1", role="user").token
-    security_env.setenv("JWT_AUDIENCE", "the-new-api")
-    reset_settings()
+    reload_settings(monkeypatch, JWT_AUDIENCE="the-new-api")
     assert _rejection_reason(token) == "wrong_audience"
     assert decode_access_token(create_access_token(user_id="u", role="user").token).user_id == "u"
 
 
-def test_short_secret_key_refuses_to_sign_or_verify(security_env: pytest.MonkeyPatch) -> None:
+def test_short_secret_key_refuses_to_sign_or_verify(monkeypatch: pytest.MonkeyPatch) -> None:
     token = create_access_token(user_id="user-1", role="user").token
-    security_env.setenv("SECRET_KEY", "only-31-bytes-long-secret-value")
-    reset_settings()
+    reload_settings(monkeypatch, SECRET_KEY="only-31-bytes-long-secret-value")
     with pytest.raises(SettingsError, match="SECRET_KEY must be at least 32 bytes"):
         create_access_token(user_id="user-1", role="user")
     with pytest.raises(SettingsError, match="SECRET_KEY must be at least 32 bytes"):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs, urlparse
 
@@ -12,7 +11,6 @@ import pyotp
 import pytest
 
 from shared import clock
-from shared.config import reset_settings
 from shared.security.totp import (
     hash_recovery_code,
     new_recovery_codes,
@@ -22,21 +20,15 @@ from shared.security.totp import (
     qr_svg,
     verify_totp,
 )
+from tests.conftest import reload_settings
+from tests.unit.conftest import OTHER_DATA_ENCRYPTION_KEY
 
 SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
 # Mid-step, so ±30 s lands in the neighbouring steps and nowhere else.
 NOW = datetime(2030, 5, 17, 12, 0, 15, tzinfo=UTC)
 SVG_NS = "{http://www.w3.org/2000/svg}"
 
-
-@pytest.fixture(autouse=True)
-def security_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[pytest.MonkeyPatch]:
-    """Known keys, re-read from the environment for every test."""
-    monkeypatch.setenv("SECRET_KEY", "test-secret-key-0123456789abcdef0123456789")
-    monkeypatch.setenv("DATA_ENCRYPTION_KEY", "test-data-key-0123456789abcdef0123456789ab")
-    reset_settings()
-    yield monkeypatch
-    reset_settings()
+pytestmark = pytest.mark.usefixtures("security_env")
 
 
 def _code_at(moment: datetime) -> str:
@@ -195,13 +187,12 @@ def test_garbage_recovery_code_does_not_normalise_to_a_valid_code() -> None:
 
 
 def test_recovery_code_hashes_are_keyed_and_hide_the_code(
-    security_env: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     code = new_recovery_codes(1)[0]
     stored = hash_recovery_code(code)
     assert re.fullmatch(r"[0-9a-f]{64}", stored)
     assert code.replace("-", "") not in stored
     assert stored != hash_recovery_code(new_recovery_codes(1)[0])
-    security_env.setenv("DATA_ENCRYPTION_KEY", "another-data-key-0123456789abcdef01234567")
-    reset_settings()
+    reload_settings(monkeypatch, DATA_ENCRYPTION_KEY=OTHER_DATA_ENCRYPTION_KEY)
     assert hash_recovery_code(code) != stored
