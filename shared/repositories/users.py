@@ -150,6 +150,11 @@ def count_active_admins() -> int:
     return collections.users().count_documents({"role": "admin", "is_active": True})
 
 
+def set_active(user_id: ObjectId, is_active: bool) -> None:
+    """Flip the account's active flag (no other change, no updated_at)."""
+    collections.users().update_one({"_id": user_id}, {"$set": {"is_active": is_active}})
+
+
 def stats() -> dict[str, Any]:
     """Totals for the admin dashboard, in one aggregation."""
     pipeline: list[dict[str, Any]] = [

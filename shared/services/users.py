@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from bson import ObjectId
@@ -67,8 +69,8 @@ def delete_me(principal: Principal, password: str, *, caller: Caller) -> None:
     user = _existing(principal.user_id)
     if not passwords.verify_password(password, user["password_hash"]):
         raise BadRequest("The password is not correct", code="invalid_password")
-    _ensure_not_last_admin(user)
-    _delete(user, caller=caller)
+    with _keeping_an_admin(user):
+        _delete(user, caller=caller)
 
 
 def list_users(query: UserListQuery) -> UsersPage:
@@ -114,9 +116,12 @@ def update_user(user_id: str, payload: UserUpdate, *, caller: Caller) -> UserPub
         changes.pop("is_active", None)
     role_changed = "role" in changes and changes["role"] != user["role"]
     deactivated = changes.get("is_active") is False and user["is_active"]
-    if role_changed or deactivated:
-        _ensure_not_last_admin(user)
-    updated = users.update_user(user["_id"], changes)
+    stepping_down = role_changed or deactivated
+    with _keeping_an_admin(user if stepping_down else None):
+        # The guard held the account inactive; the update leaves it as requested.
+        updated = users.update_user(
+            user["_id"], {"is_active": user["is_active"], **changes} if stepping_down else changes
+        )
     if updated is None:
         raise NotFound("No user with this id")
     if role_changed or deactivated:
@@ -142,15 +147,29 @@ def update_user(user_id: str, payload: UserUpdate, *, caller: Caller) -> UserPub
 
 def delete_user(user_id: str, *, caller: Caller) -> None:
     user = _existing(user_id)
-    _ensure_not_last_admin(user)
-    _delete(user, caller=caller)
+    with _keeping_an_admin(user):
+        _delete(user, caller=caller)
 
 
-def _ensure_not_last_admin(user: Document) -> None:
-    """Keep at least one active admin, or nobody could administer the product."""
-    is_active_admin = user["role"] == Role.ADMIN.value and user["is_active"]
-    if is_active_admin and users.count_active_admins() <= 1:
-        raise Conflict("The last active admin cannot be removed or demoted", code="last_admin")
+@contextmanager
+def _keeping_an_admin(user: Document | None) -> Iterator[None]:
+    """Run a demotion, deactivation or deletion only if another active admin remains.
+
+    The admin is first made inactive, then the remaining active admins are counted:
+    two admins removing each other at once both see zero and both are refused, where a
+    check-then-act would let both through and leave nobody to administer the product.
+    """
+    if user is None or not (user["role"] == Role.ADMIN.value and user["is_active"]):
+        yield
+        return
+    users.set_active(user["_id"], False)
+    try:
+        if users.count_active_admins() == 0:
+            raise Conflict("The last active admin cannot be removed or demoted", code="last_admin")
+        yield
+    except BaseException:
+        users.set_active(user["_id"], True)
+        raise
 
 
 def _delete(user: Document, *, caller: Caller) -> None:

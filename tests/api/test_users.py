@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+import threading
 from datetime import datetime
 from typing import Any
 
@@ -578,3 +580,48 @@ def test_user_list_filters_by_role_and_activity(
 )
 def test_user_list_with_a_bad_query_is_422(client: ApiClient, admin: Account, query: str) -> None:
     assert_problem(list_users(client, admin, query), 422, "validation_error")
+
+
+def _remove_each_other(first: Account, second: Account, body: dict[str, Any]) -> list[int]:
+    """Two admins PATCH each other at the same moment; the HTTP statuses they got."""
+    barrier = threading.Barrier(2)
+    statuses: list[int] = []
+
+    def remove(actor: Account, target: Account) -> None:
+        barrier.wait()
+        response = ApiClient().patch(user_url(target.id), json=body, token=actor.access_token)
+        statuses.append(response.status)
+
+    threads = [
+        threading.Thread(target=remove, args=(first, second)),
+        threading.Thread(target=remove, args=(second, first)),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return statuses
+
+
+@pytest.mark.parametrize(
+    "body", [{"role": "user"}, {"is_active": False}], ids=["demote", "deactivate"]
+)
+def test_two_admins_removing_each_other_at_once_leave_an_admin(
+    make_account: MakeAccount, body: dict[str, Any]
+) -> None:
+    from shared.db import collections
+
+    previous = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads often, so the two requests interleave
+    try:
+        for _ in range(20):
+            first, second = make_account("admin"), make_account("admin")
+            collections.users().update_many(
+                {"_id": {"$nin": [ObjectId(first.id), ObjectId(second.id)]}, "role": "admin"},
+                {"$set": {"role": "user"}},
+            )
+            statuses = _remove_each_other(first, second, body)
+            remaining = collections.users().count_documents({"role": "admin", "is_active": True})
+            assert remaining >= 1, statuses
+    finally:
+        sys.setswitchinterval(previous)
