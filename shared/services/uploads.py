@@ -64,14 +64,7 @@ def create_upload(principal: Principal, payload: UploadCreate) -> Upload:
             f"Files are limited to {settings.UPLOAD_MAX_BYTES} bytes",
             code="file_too_large",
         )
-    reserved = upload_records.reserved_bytes(principal.user_id, now=clock.now())
-    if reserved + payload.size_bytes > settings.UPLOAD_QUOTA_BYTES:
-        raise _invalid(
-            "size_bytes",
-            f"This upload would exceed your storage quota of {settings.UPLOAD_QUOTA_BYTES} "
-            f"bytes ({reserved} in use)",
-            code="quota_exceeded",
-        )
+    _check_quota(principal.user_id, payload.size_bytes, settings, already_recorded=False)
     upload_id = ObjectId()
     with storage_errors_as_503():
         target = storage.upload_sas(
@@ -86,10 +79,32 @@ def create_upload(principal: Principal, payload: UploadCreate) -> Upload:
         blob_name=target.blob_name,
         upload_expires_at=target.expires_at,
     )
+    try:
+        # Checked again with this record in place: two uploads racing past the first
+        # check both see each other here, so together they can never exceed the quota.
+        _check_quota(principal.user_id, payload.size_bytes, settings, already_recorded=True)
+    except ValidationFailed:
+        upload_records.delete_upload(upload_id)
+        raise
     instructions = UploadInstructions(
         url=target.url, headers=target.headers, expires_at=target.expires_at
     )
     return public_upload(record).model_copy(update={"upload": instructions})
+
+
+def _check_quota(
+    owner_id: str, size_bytes: int, settings: Settings, *, already_recorded: bool
+) -> None:
+    reserved = upload_records.reserved_bytes(owner_id, now=clock.now())
+    total = reserved if already_recorded else reserved + size_bytes
+    if total > settings.UPLOAD_QUOTA_BYTES:
+        in_use = reserved - size_bytes if already_recorded else reserved
+        raise _invalid(
+            "size_bytes",
+            f"This upload would exceed your storage quota of {settings.UPLOAD_QUOTA_BYTES} "
+            f"bytes ({in_use} in use)",
+            code="quota_exceeded",
+        )
 
 
 def list_uploads(principal: Principal, query: UploadListQuery) -> UploadsPage:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import sys
+import threading
 import unicodedata
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -278,6 +280,38 @@ def test_quota_counts_every_upload_that_is_not_abandoned(
     body = assert_problem(refused, 422, "quota_exceeded")
     assert "1000" in body["detail"]
     assert create(client, other, size_bytes=1000).status == 201  # quotas are per user
+
+
+def _start_at_once(account: Account, *, sizes: tuple[int, ...]) -> list[int]:
+    """POST one upload per size at the same moment; the sizes that were accepted."""
+    barrier = threading.Barrier(len(sizes))
+    accepted: list[int] = []
+
+    def start(size: int) -> None:
+        barrier.wait()
+        if create(ApiClient(), account, size_bytes=size).status == 201:
+            accepted.append(size)
+
+    threads = [threading.Thread(target=start, args=(size,)) for size in sizes]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return accepted
+
+
+def test_concurrent_uploads_never_exceed_the_quota_together(
+    make_account: MakeAccount, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    change_settings(monkeypatch, UPLOAD_QUOTA_BYTES="1000", UPLOAD_MAX_BYTES="1000")
+    previous = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads often, so the two requests interleave
+    try:
+        for _ in range(15):
+            accepted = _start_at_once(make_account("user"), sizes=(600, 700))
+            assert sum(accepted) <= 1000, accepted
+    finally:
+        sys.setswitchinterval(previous)
 
 
 def test_pending_uploads_whose_url_expired_no_longer_count_against_the_quota(
