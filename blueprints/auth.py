@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING
 import azure.functions as func
 
 from shared.http.pipeline import ApiRequest, endpoint
-from shared.http.principal import Role
 from shared.http.registry import RateLimit
+from shared.identity import Role
 
 if TYPE_CHECKING:
     from shared.schemas.auth import (

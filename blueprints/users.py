@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING
 import azure.functions as func
 
 from shared.http.pipeline import ApiRequest, endpoint
-from shared.http.principal import Role
 from shared.http.routes import USER_ID
+from shared.identity import Role
 
 if TYPE_CHECKING:
     from shared.schemas.users import (

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import threading
-from typing import Any
 
 from pymongo import MongoClient
 from pymongo.collection import Collection
 from pymongo.database import Database
 
-EMBEDDED_SCHEME = "mongomock://"
+from shared.db.names import Document
 
-Document = dict[str, Any]
+EMBEDDED_SCHEME = "mongomock://"
 
 _lock = threading.Lock()
 _client: MongoClient[Document] | None = None

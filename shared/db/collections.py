@@ -4,16 +4,18 @@ from __future__ import annotations
 
 from pymongo.collection import Collection
 
-from shared.db.client import Document, get_collection
-
-MIGRATIONS = "migrations"
-RATE_LIMITS = "rate_limits"
-USERS = "users"
-REFRESH_TOKENS = "refresh_tokens"
-PASSWORD_RESETS = "password_resets"  # noqa: S105 - a collection name
-LOGIN_THROTTLE = "login_throttle"
-AUDIT_LOG = "audit_log"
-UPLOADS = "uploads"
+from shared.db.client import get_collection
+from shared.db.names import (  # noqa: F401 - re-exported: callers name collections here
+    AUDIT_LOG,
+    LOGIN_THROTTLE,
+    MIGRATIONS,
+    PASSWORD_RESETS,
+    RATE_LIMITS,
+    REFRESH_TOKENS,
+    UPLOADS,
+    USERS,
+    Document,
+)
 
 
 def collection(name: str) -> Collection[Document]:

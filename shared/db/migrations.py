@@ -16,8 +16,8 @@ from pymongo import ASCENDING, DESCENDING
 from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
-from shared.db import collections as names
-from shared.db.client import Document
+from shared.db import names
+from shared.db.names import Document
 
 logger = logging.getLogger(__name__)
 

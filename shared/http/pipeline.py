@@ -23,14 +23,14 @@ from pymongo.errors import ConnectionFailure, ExecutionTimeout, OperationFailure
 from shared import errors
 from shared.http import headers, registry
 from shared.http.client_ip import client_ip
-from shared.http.principal import Principal, Role
 from shared.http.registry import Operation, RateLimit
+from shared.identity import Principal, Role
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
 
     from shared.config import Settings
-    from shared.services.context import Caller
+    from shared.identity import Caller
 
 JSON = "application/json"
 PROBLEM_JSON = "application/problem+json"
@@ -55,7 +55,7 @@ class ApiRequest:
     @property
     def caller(self) -> Caller:
         """Who is acting, for services' audit records."""
-        from shared.services.context import Caller
+        from shared.identity import Caller
 
         return Caller(
             ip=self.client_ip,

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
-from shared.http.principal import Role
+from shared.identity import Role
 
 if TYPE_CHECKING:
     from pydantic import BaseModel

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from pydantic import StringConstraints
 
-from shared.http.principal import Role
+from shared.identity import Role
 from shared.schemas.base import Page, QueryModel, RequestModel, ResponseModel
 from shared.schemas.fields import Cursor, Email, FullName, PageLimit, Password
 

@@ -7,7 +7,7 @@ from pymongo.errors import DuplicateKeyError
 from shared.config import get_settings
 from shared.db.client import Document
 from shared.errors import Conflict, ValidationFailed
-from shared.http.principal import Role
+from shared.identity import Role
 from shared.repositories import users
 from shared.schemas.users import UserPublic
 from shared.security import passwords

@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from shared.identity import Caller
 from shared.repositories import audit as audit_repository
-from shared.services.context import Caller
 
 logger = logging.getLogger(__name__)
 

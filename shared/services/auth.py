@@ -11,14 +11,13 @@ from bson import ObjectId
 from shared import clock
 from shared.config import get_settings
 from shared.errors import ApiError, BadRequest, Forbidden, TooManyRequests, Unauthorized
-from shared.http.principal import Principal, Role
+from shared.identity import Caller, Principal, Role
 from shared.repositories import login_throttle, password_resets, refresh_tokens, users
 from shared.schemas.auth import LoginRequest, PasswordReset, Tokens, UserRegister
 from shared.schemas.users import UserPublic
 from shared.security import passwords, tokens
 from shared.services import audit, mfa, sessions
 from shared.services.accounts import check_new_password, create_account, public_user
-from shared.services.context import Caller
 from shared.services.mail import MailMessage, get_mailer, password_reset_message
 
 logger = logging.getLogger(__name__)

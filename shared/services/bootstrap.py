@@ -9,11 +9,10 @@ from shared.config import get_settings
 from shared.db.client import get_database
 from shared.db.migrations import applied_versions
 from shared.errors import Conflict
-from shared.http.principal import Role
+from shared.identity import SYSTEM, Role
 from shared.schemas.fields import valid_email
 from shared.services import audit
 from shared.services.accounts import create_account
-from shared.services.context import SYSTEM
 
 logger = logging.getLogger(__name__)
 

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from shared.db.client import Document
 from shared.errors import BadRequest, Conflict, Unauthorized
-from shared.http.principal import Principal
+from shared.identity import Caller, Principal
 from shared.repositories import users
 from shared.schemas.auth import MfaRecoveryCodes, MfaSetup
 from shared.security import crypto, passwords, totp
 from shared.services import audit
-from shared.services.context import Caller
 
 RECOVERY_CODE_COUNT = 10
 

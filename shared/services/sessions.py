@@ -16,7 +16,7 @@ from shared import clock
 from shared.config import get_settings
 from shared.db.client import Document
 from shared.errors import Unauthorized
-from shared.http.principal import Principal, Role
+from shared.identity import Principal, Role
 from shared.repositories import refresh_tokens, users
 from shared.schemas.auth import Tokens
 from shared.security import tokens

@@ -40,10 +40,10 @@ from bson import ObjectId
 from shared import clock
 from shared.config import Settings, get_settings
 from shared.db.client import Document
+from shared.identity import SYSTEM
 from shared.repositories import uploads as upload_records
 from shared.schemas.uploads import RejectionReason
 from shared.services import audit, media, scanning, storage
-from shared.services.context import SYSTEM
 from shared.services.uploads import supported_types
 
 logger = logging.getLogger(__name__)

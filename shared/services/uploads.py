@@ -18,7 +18,7 @@ from shared import clock
 from shared.config import Settings, get_settings
 from shared.db.client import Document
 from shared.errors import Forbidden, NotFound, ServiceUnavailable, ValidationFailed
-from shared.http.principal import Principal
+from shared.identity import Caller, Principal
 from shared.repositories import uploads as upload_records
 from shared.repositories.ids import parse_id
 from shared.schemas.uploads import (
@@ -31,7 +31,6 @@ from shared.schemas.uploads import (
     UploadsPage,
 )
 from shared.services import audit
-from shared.services.context import Caller
 
 logger = logging.getLogger(__name__)
 

@@ -10,7 +10,7 @@ from bson import ObjectId
 
 from shared.db.client import Document
 from shared.errors import BadRequest, Conflict, NotFound
-from shared.http.principal import Principal, Role
+from shared.identity import Caller, Principal, Role
 from shared.repositories import login_throttle, password_resets, refresh_tokens, users
 from shared.repositories.ids import parse_id
 from shared.schemas.users import (
@@ -25,7 +25,6 @@ from shared.schemas.users import (
 from shared.security import passwords
 from shared.services import audit, sessions
 from shared.services.accounts import check_new_password, create_account, public_user
-from shared.services.context import Caller
 
 
 def _existing(user_id: str) -> Document:

@@ -1,4 +1,8 @@
-"""Who is calling: roles and the authenticated principal."""
+"""Who is acting: roles, the authenticated principal and the caller of a service.
+
+The lowest layer of the app: HTTP, services and schemas all speak of the caller,
+so its types live below every one of them and import nothing of the app.
+"""
 
 from __future__ import annotations
 
@@ -41,3 +45,15 @@ class Principal:
     @property
     def is_admin(self) -> bool:
         return self.role is Role.ADMIN
+
+
+@dataclass(frozen=True)
+class Caller:
+    """The origin of an action, for the audit log and throttles."""
+
+    ip: str | None
+    request_id: str | None
+    user_id: str | None = None
+
+
+SYSTEM = Caller(ip=None, request_id=None, user_id=None)
