@@ -14,8 +14,9 @@ app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
 
 BLUEPRINTS = [health.bp, auth.bp, users.bp, uploads.bp, upload_processor.bp, admin.bp, docs.bp]
 
-# Pages for a developer's browser only; imported here because importing registers routes.
-if os.environ.get("ENVIRONMENT", "development") == "development":
+# Pages for a developer's browser only, and only when development is said explicitly: an
+# app setting forgotten on Azure must not expose them. Importing registers the routes.
+if os.environ.get("ENVIRONMENT", "").strip().lower() == "development":
     from blueprints import demo
 
     BLUEPRINTS.append(demo.bp)

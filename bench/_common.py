@@ -153,7 +153,7 @@ def drop_bench_database() -> None:
     from shared.config import get_settings
 
     settings = get_settings()
-    if settings.DATABASE_URL.startswith(EMBEDDED_DATABASE_URL):
+    if settings.database_url.startswith(EMBEDDED_DATABASE_URL):
         return
     if settings.DATABASE_NAME != BENCH_DATABASE_NAME:
         return  # a database the caller named may hold data worth keeping

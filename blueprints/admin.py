@@ -4,28 +4,19 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-import azure.functions as func
-
-from shared.http.pipeline import ApiRequest, endpoint
+from shared.http.api import HttpApi
+from shared.http.pipeline import ApiRequest
 from shared.http.routes import USER_ID
 from shared.identity import Role
 
 if TYPE_CHECKING:
-    from shared.schemas.admin import AuditPage, Stats
+    from shared.schemas.admin import AuditPage, AuditQuery, Stats
 
-bp = func.Blueprint()
-TAGS = ["admin"]
+api = HttpApi(tags=["admin"])
 
 
-@endpoint(
-    bp,
-    name="admin_stats",
-    route="v1/admin/stats",
-    method="GET",
-    summary="Counts of users and uploads",
-    tags=TAGS,
-    role=Role.ADMIN,
-    response="admin.Stats",
+@api.get(
+    "v1/admin/stats", name="admin_stats", summary="Counts of users and uploads", min_role=Role.ADMIN
 )
 def stats(request: ApiRequest) -> Stats:
     """Users by role and activity; uploads by status, with total bytes."""
@@ -34,34 +25,21 @@ def stats(request: ApiRequest) -> Stats:
     return admin.stats()
 
 
-@endpoint(
-    bp,
-    name="admin_audit_log",
-    route="v1/admin/audit-log",
-    method="GET",
-    summary="The audit log",
-    tags=TAGS,
-    role=Role.ADMIN,
-    query="admin.AuditQuery",
-    response="admin.AuditPage",
-)
-def audit_log(request: ApiRequest) -> AuditPage:
+@api.get("v1/admin/audit-log", name="admin_audit_log", summary="The audit log", min_role=Role.ADMIN)
+def audit_log(request: ApiRequest, query: AuditQuery) -> AuditPage:
     """Newest first; filter by action, actor_id and since (ISO 8601)."""
     from shared.services import admin
 
-    return admin.audit_log(request.query)
+    return admin.audit_log(query)
 
 
-@endpoint(
-    bp,
+@api.post(
+    f"v1/admin/users/{USER_ID}/revoke-sessions",
     name="admin_revoke_sessions",
-    route=f"v1/admin/users/{USER_ID}/revoke-sessions",
-    method="POST",
     summary="End every session of a user",
-    tags=TAGS,
     status=204,
-    role=Role.ADMIN,
-    errors_=[404],
+    min_role=Role.ADMIN,
+    errors=[404],
 )
 def revoke_sessions(request: ApiRequest) -> None:
     """Every access and refresh token of the user stops working."""
@@ -70,19 +48,19 @@ def revoke_sessions(request: ApiRequest) -> None:
     admin.revoke_sessions(request.route_params["user_id"])
 
 
-@endpoint(
-    bp,
+@api.post(
+    f"v1/admin/users/{USER_ID}/unlock",
     name="admin_unlock",
-    route=f"v1/admin/users/{USER_ID}/unlock",
-    method="POST",
     summary="Clear a user's login-failure lock",
-    tags=TAGS,
     status=204,
-    role=Role.ADMIN,
-    errors_=[404],
+    min_role=Role.ADMIN,
+    errors=[404],
 )
 def unlock(request: ApiRequest) -> None:
     """The user may sign in again at once."""
     from shared.services import admin
 
     admin.unlock(request.route_params["user_id"])
+
+
+bp = api.blueprint()

@@ -4,111 +4,95 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-import azure.functions as func
-
-from shared.http.pipeline import ApiRequest, endpoint
+from shared.http.api import HttpApi
+from shared.http.pipeline import ApiRequest
 from shared.http.registry import RateLimit
 from shared.identity import Role
 
 if TYPE_CHECKING:
     from shared.schemas.auth import (
+        LoginRequest,
+        LogoutRequest,
+        MfaDisable,
+        MfaEnable,
         MfaRecoveryCodes,
         MfaSetup,
+        PasswordForgot,
+        PasswordReset,
+        RefreshRequest,
         Tokens,
+        UserRegister,
     )
     from shared.schemas.base import Message
     from shared.schemas.users import UserPublic
 
-bp = func.Blueprint()
-TAGS = ["auth"]
+api = HttpApi(tags=["auth"])
 
 
-@endpoint(
-    bp,
+@api.post(
+    "v1/auth/register",
     name="auth_register",
-    route="v1/auth/register",
-    method="POST",
     summary="Create an account",
-    tags=TAGS,
     status=201,
     rate_limit=RateLimit.AUTH,
-    body="auth.UserRegister",
-    response="users.UserPublic",
-    errors_=[403, 409],
+    errors=[403, 409],
 )
-def register(request: ApiRequest) -> UserPublic:
+def register(request: ApiRequest, body: UserRegister) -> UserPublic:
     """Passwords: 12-128 characters, not guessable (zxcvbn score 3+), not your email name."""
     from shared.services import auth
 
-    return auth.register(request.body, caller=request.caller)
+    return auth.register(body, caller=request.caller)
 
 
-@endpoint(
-    bp,
+@api.post(
+    "v1/auth/login",
     name="auth_login",
-    route="v1/auth/login",
-    method="POST",
     summary="Sign in and receive tokens",
-    tags=TAGS,
     rate_limit=RateLimit.AUTH,
-    body="auth.LoginRequest",
-    response="auth.Tokens",
-    errors_=[401],
+    errors=[401],
 )
-def login(request: ApiRequest) -> Tokens:
+def login(request: ApiRequest, body: LoginRequest) -> Tokens:
     """401 invalid_credentials, mfa_required or mfa_invalid; 429 after repeated failures."""
     from shared.services import auth
 
-    return auth.login(request.body, caller=request.caller)
+    return auth.login(body, caller=request.caller)
 
 
-@endpoint(
-    bp,
+@api.post(
+    "v1/auth/refresh",
     name="auth_refresh",
-    route="v1/auth/refresh",
-    method="POST",
     summary="Rotate a refresh token",
-    tags=TAGS,
     rate_limit=RateLimit.AUTH,
-    body="auth.RefreshRequest",
-    response="auth.Tokens",
-    errors_=[401],
+    errors=[401],
 )
-def refresh(request: ApiRequest) -> Tokens:
+def refresh(request: ApiRequest, body: RefreshRequest) -> Tokens:
     """The old refresh token dies; replaying it (401 token_reused) ends its whole family."""
     from shared.services import auth
 
-    return auth.refresh(request.body.refresh_token, caller=request.caller)
+    return auth.refresh(body.refresh_token, caller=request.caller)
 
 
-@endpoint(
-    bp,
+@api.post(
+    "v1/auth/logout",
     name="auth_logout",
-    route="v1/auth/logout",
-    method="POST",
     summary="End this session",
-    tags=TAGS,
     status=204,
-    role=Role.GUEST,
-    body="auth.LogoutRequest",
+    min_role=Role.GUEST,
     body_optional=True,
 )
-def logout(request: ApiRequest) -> None:
+def logout(request: ApiRequest, body: LogoutRequest) -> None:
     """This access token and its refresh family stop working at once."""
     from shared.services import auth
 
-    auth.logout(request.user, request.body.refresh_token, caller=request.caller)
+    auth.logout(request.user, body.refresh_token, caller=request.caller)
 
 
-@endpoint(
-    bp,
+@api.post(
+    "v1/auth/logout-all",
     name="auth_logout_all",
-    route="v1/auth/logout-all",
-    method="POST",
     summary="End every session of the user",
-    tags=TAGS,
     status=204,
-    role=Role.GUEST,
+    min_role=Role.GUEST,
 )
 def logout_all(request: ApiRequest) -> None:
     """Every token issued before now, on every device, stops working."""
@@ -117,56 +101,43 @@ def logout_all(request: ApiRequest) -> None:
     auth.logout_all(request.user, caller=request.caller)
 
 
-@endpoint(
-    bp,
+@api.post(
+    "v1/auth/password/forgot",
     name="auth_password_forgot",
-    route="v1/auth/password/forgot",
-    method="POST",
     summary="Request a password-reset email",
-    tags=TAGS,
     status=202,
     rate_limit=RateLimit.AUTH,
-    body="auth.PasswordForgot",
-    response="base.Message",
 )
-def password_forgot(request: ApiRequest) -> Message:
+def password_forgot(request: ApiRequest, body: PasswordForgot) -> Message:
     """Always 202, whether or not the address has an account."""
     from shared.schemas.base import Message
     from shared.services import auth
 
-    auth.forgot_password(request.body.email, caller=request.caller)
+    auth.forgot_password(body.email, caller=request.caller)
     return Message(detail="If the address has an account, a reset link is on its way")
 
 
-@endpoint(
-    bp,
+@api.post(
+    "v1/auth/password/reset",
     name="auth_password_reset",
-    route="v1/auth/password/reset",
-    method="POST",
     summary="Set a new password with a reset token",
-    tags=TAGS,
     status=204,
     rate_limit=RateLimit.AUTH,
-    body="auth.PasswordReset",
-    errors_=[400],
+    errors=[400],
 )
-def password_reset(request: ApiRequest) -> None:
+def password_reset(request: ApiRequest, body: PasswordReset) -> None:
     """Single use, 30 minutes; every session of the user ends. 400 invalid_token."""
     from shared.services import auth
 
-    auth.reset_password(request.body, caller=request.caller)
+    auth.reset_password(body, caller=request.caller)
 
 
-@endpoint(
-    bp,
+@api.post(
+    "v1/auth/mfa/setup",
     name="auth_mfa_setup",
-    route="v1/auth/mfa/setup",
-    method="POST",
     summary="Start TOTP setup",
-    tags=TAGS,
-    role=Role.GUEST,
-    response="auth.MfaSetup",
-    errors_=[409],
+    min_role=Role.GUEST,
+    errors=[409],
 )
 def mfa_setup(request: ApiRequest) -> MfaSetup:
     """Pending until enabled with a valid code."""
@@ -175,41 +146,33 @@ def mfa_setup(request: ApiRequest) -> MfaSetup:
     return mfa.setup(request.user, caller=request.caller)
 
 
-@endpoint(
-    bp,
+@api.post(
+    "v1/auth/mfa/enable",
     name="auth_mfa_enable",
-    route="v1/auth/mfa/enable",
-    method="POST",
     summary="Enable TOTP with a code",
-    tags=TAGS,
-    role=Role.GUEST,
-    body="auth.MfaEnable",
-    response="auth.MfaRecoveryCodes",
-    errors_=[400, 409],
+    min_role=Role.GUEST,
+    errors=[400, 409],
 )
-def mfa_enable(request: ApiRequest) -> MfaRecoveryCodes:
+def mfa_enable(request: ApiRequest, body: MfaEnable) -> MfaRecoveryCodes:
     """Returns 10 single-use recovery codes, shown only this once. 400 mfa_invalid."""
     from shared.services import mfa
 
-    return mfa.enable(request.user, request.body.otp, caller=request.caller)
+    return mfa.enable(request.user, body.otp, caller=request.caller)
 
 
-@endpoint(
-    bp,
+@api.post(
+    "v1/auth/mfa/disable",
     name="auth_mfa_disable",
-    route="v1/auth/mfa/disable",
-    method="POST",
     summary="Disable TOTP",
-    tags=TAGS,
     status=204,
-    role=Role.GUEST,
-    body="auth.MfaDisable",
-    errors_=[400],
+    min_role=Role.GUEST,
+    errors=[400],
 )
-def mfa_disable(request: ApiRequest) -> None:
+def mfa_disable(request: ApiRequest, body: MfaDisable) -> None:
     """Needs the password and a current code or a recovery code."""
     from shared.services import mfa
 
-    mfa.disable(
-        request.user, password=request.body.password, otp=request.body.otp, caller=request.caller
-    )
+    mfa.disable(request.user, password=body.password, otp=body.otp, caller=request.caller)
+
+
+bp = api.blueprint()

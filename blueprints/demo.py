@@ -1,31 +1,26 @@
 """Development only: a browser page that uploads a file straight to Blob Storage.
 
-function_app registers this blueprint only when ENVIRONMENT is development.
+function_app registers this blueprint only when ENVIRONMENT=development is set.
 """
 
 from __future__ import annotations
 
-import azure.functions as func
-
-from shared.http.pipeline import ApiRequest, ApiResponse, endpoint
+from shared.http.api import HttpApi
+from shared.http.pipeline import ApiRequest, ApiResponse
 from shared.http.registry import RateLimit
 
-bp = func.Blueprint()
-TAGS = ["demo"]
+api = HttpApi(tags=["demo"])
+DEV_ONLY = {"documented": False, "rate_limit": RateLimit.NONE}
 
 
-@endpoint(
-    bp,
+@api.get(
+    "demo/uploads",
     name="demo_uploads_page",
-    route="demo/uploads",
-    method="GET",
     summary="Browser upload demo page (development only)",
-    tags=TAGS,
-    documented=False,
-    rate_limit=RateLimit.NONE,
     content_type="text/html; charset=utf-8",
+    **DEV_ONLY,
 )
-def uploads_page(request: ApiRequest) -> ApiResponse:
+def uploads_page(request: ApiRequest) -> ApiResponse[str]:
     """Sign in, pick a file, watch it go to Blob Storage and come back as a thumbnail."""
     from shared.services import demo
 
@@ -38,18 +33,14 @@ def uploads_page(request: ApiRequest) -> ApiResponse:
     )
 
 
-@endpoint(
-    bp,
+@api.get(
+    "demo/uploads.js",
     name="demo_uploads_script",
-    route="demo/uploads.js",
-    method="GET",
     summary="Script of the upload demo page (development only)",
-    tags=TAGS,
-    documented=False,
-    rate_limit=RateLimit.NONE,
     content_type="text/javascript; charset=utf-8",
+    **DEV_ONLY,
 )
-def uploads_script(request: ApiRequest) -> ApiResponse:
+def uploads_script(request: ApiRequest) -> ApiResponse[str]:
     """Plain JavaScript; the access token lives in memory only."""
     from shared.services import demo
 
@@ -57,20 +48,19 @@ def uploads_script(request: ApiRequest) -> ApiResponse:
     return ApiResponse(status=200, body=script.body, content_type=script.content_type)
 
 
-@endpoint(
-    bp,
+@api.get(
+    "demo/uploads.css",
     name="demo_uploads_stylesheet",
-    route="demo/uploads.css",
-    method="GET",
     summary="Stylesheet of the upload demo page (development only)",
-    tags=TAGS,
-    documented=False,
-    rate_limit=RateLimit.NONE,
     content_type="text/css; charset=utf-8",
+    **DEV_ONLY,
 )
-def uploads_stylesheet(request: ApiRequest) -> ApiResponse:
+def uploads_stylesheet(request: ApiRequest) -> ApiResponse[str]:
     """Served separately so the page's CSP needs no inline styles."""
     from shared.services import demo
 
     stylesheet = demo.stylesheet()
     return ApiResponse(status=200, body=stylesheet.body, content_type=stylesheet.content_type)
+
+
+bp = api.blueprint()

@@ -1,45 +1,41 @@
 """API documentation: the OpenAPI document and a Swagger UI page for it."""
 
-import azure.functions as func
+from __future__ import annotations
 
-from shared.http.pipeline import ApiRequest, ApiResponse, endpoint
+from typing import TYPE_CHECKING
 
-bp = func.Blueprint()
+from shared.http.api import HttpApi
+from shared.http.pipeline import ApiRequest, ApiResponse
+
+if TYPE_CHECKING:
+    from shared.schemas.docs import OpenApiDocument
+
+HTML = "text/html; charset=utf-8"
+api = HttpApi(tags=["docs"])
 
 
-@endpoint(
-    bp,
-    name="openapi_document",
-    route="v1/openapi.json",
-    method="GET",
-    summary="The OpenAPI 3.1 document of every route",
-    tags=["docs"],
-    response="docs.OpenApiDocument",
+@api.get(
+    "v1/openapi.json", name="openapi_document", summary="The OpenAPI 3.1 document of every route"
 )
-def openapi_document(request: ApiRequest) -> ApiResponse:
+def openapi_document(request: ApiRequest) -> ApiResponse[OpenApiDocument]:
     """Generated from the registered routes and their pydantic schemas."""
-    from shared.services.docs import openapi_json
+    from shared.http.docs import openapi_json
 
     return ApiResponse(status=200, body=openapi_json())
 
 
-@endpoint(
-    bp,
-    name="docs_page",
-    route="docs",
-    method="GET",
-    summary="Swagger UI for the OpenAPI document",
-    tags=["docs"],
-    content_type="text/html; charset=utf-8",
-)
-def docs_page(request: ApiRequest) -> ApiResponse:
+@api.get("docs", name="docs_page", summary="Swagger UI for the OpenAPI document", content_type=HTML)
+def docs_page(request: ApiRequest) -> ApiResponse[str]:
     """An HTML page; its CSP admits only the pinned Swagger UI assets."""
-    from shared.services.docs import swagger_page
+    from shared.http.docs import swagger_page
 
     page = swagger_page()
     return ApiResponse(
         status=200,
         body=page.html,
-        content_type="text/html; charset=utf-8",
+        content_type=HTML,
         headers={"Content-Security-Policy": page.content_security_policy},
     )
+
+
+bp = api.blueprint()

@@ -4,26 +4,21 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-import azure.functions as func
-
-from shared.http.pipeline import ApiRequest, ApiResponse, endpoint
+from shared.http.api import HttpApi
+from shared.http.pipeline import ApiRequest, ApiResponse
 from shared.http.registry import RateLimit
 
 if TYPE_CHECKING:
-    from shared.schemas.health import Health
+    from shared.schemas.health import Health, Readiness
 
-bp = func.Blueprint()
+api = HttpApi(tags=["health"])
 
 
-@endpoint(
-    bp,
+@api.get(
+    "v1/health",
     name="health",
-    route="v1/health",
-    method="GET",
     summary="Liveness: the app is running",
-    tags=["health"],
     rate_limit=RateLimit.NONE,
-    response="health.Health",
 )
 def health(request: ApiRequest) -> Health:
     """Answers without touching any dependency, for the platform's liveness probe."""
@@ -32,20 +27,19 @@ def health(request: ApiRequest) -> Health:
     return liveness()
 
 
-@endpoint(
-    bp,
+@api.get(
+    "v1/health/ready",
     name="health_ready",
-    route="v1/health/ready",
-    method="GET",
     summary="Readiness: the database and storage answer",
-    tags=["health"],
     rate_limit=RateLimit.NONE,
-    response="health.Readiness",
-    errors_=[503],
+    errors=[503],
 )
-def health_ready(request: ApiRequest) -> ApiResponse:
+def health_ready(request: ApiRequest) -> ApiResponse[Readiness]:
     """200 when every configured dependency answers, 503 otherwise."""
     from shared.services.health import readiness
 
     report = readiness()
     return ApiResponse(status=200 if report.status == "ok" else 503, body=report)
+
+
+bp = api.blueprint()

@@ -4,33 +4,26 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-import azure.functions as func
-
-from shared.http.pipeline import ApiRequest, endpoint
+from shared.http.api import HttpApi
+from shared.http.pipeline import ApiRequest
 from shared.http.routes import UPLOAD_ID
 from shared.identity import Role
 
 if TYPE_CHECKING:
-    from shared.schemas.uploads import Upload, UploadsPage
+    from shared.schemas.uploads import Upload, UploadCreate, UploadListQuery, UploadsPage
 
-bp = func.Blueprint()
-TAGS = ["uploads"]
+api = HttpApi(tags=["uploads"])
 
 
-@endpoint(
-    bp,
+@api.post(
+    "v1/uploads",
     name="uploads_create",
-    route="v1/uploads",
-    method="POST",
     summary="Start an upload",
-    tags=TAGS,
     status=201,
-    role=Role.USER,
-    body="uploads.UploadCreate",
-    response="uploads.Upload",
-    errors_=[503],
+    min_role=Role.USER,
+    errors=[503],
 )
-def create_upload(request: ApiRequest) -> Upload:
+def create_upload(request: ApiRequest, body: UploadCreate) -> Upload:
     """PUT the file to `upload.url` with `upload.headers` before `upload.expires_at`.
 
     422 `unsupported_type`, `extension_mismatch`, `file_too_large`, `quota_exceeded`, or a
@@ -38,37 +31,23 @@ def create_upload(request: ApiRequest) -> Upload:
     """
     from shared.services import uploads
 
-    return uploads.create_upload(request.user, request.body)
+    return uploads.create_upload(request.user, body)
 
 
-@endpoint(
-    bp,
-    name="uploads_list",
-    route="v1/uploads",
-    method="GET",
-    summary="List uploads",
-    tags=TAGS,
-    role=Role.USER,
-    query="uploads.UploadListQuery",
-    response="uploads.UploadsPage",
-)
-def list_uploads(request: ApiRequest) -> UploadsPage:
+@api.get("v1/uploads", name="uploads_list", summary="List uploads", min_role=Role.USER)
+def list_uploads(request: ApiRequest, query: UploadListQuery) -> UploadsPage:
     """Newest first: the caller's own; admins may pass owner_id or all=true (others: 403)."""
     from shared.services import uploads
 
-    return uploads.list_uploads(request.user, request.query)
+    return uploads.list_uploads(request.user, query)
 
 
-@endpoint(
-    bp,
+@api.get(
+    f"v1/uploads/{UPLOAD_ID}",
     name="uploads_get",
-    route=f"v1/uploads/{UPLOAD_ID}",
-    method="GET",
     summary="One upload",
-    tags=TAGS,
-    role=Role.USER,
-    response="uploads.Upload",
-    errors_=[404, 503],
+    min_role=Role.USER,
+    errors=[404, 503],
 )
 def get_upload(request: ApiRequest) -> Upload:
     """Once ready, download_url and thumbnail_url are read-only links valid 5 minutes."""
@@ -77,19 +56,19 @@ def get_upload(request: ApiRequest) -> Upload:
     return uploads.get_upload(request.user, request.route_params["upload_id"])
 
 
-@endpoint(
-    bp,
+@api.delete(
+    f"v1/uploads/{UPLOAD_ID}",
     name="uploads_delete",
-    route=f"v1/uploads/{UPLOAD_ID}",
-    method="DELETE",
     summary="Delete an upload",
-    tags=TAGS,
     status=204,
-    role=Role.USER,
-    errors_=[404, 503],
+    min_role=Role.USER,
+    errors=[404, 503],
 )
 def delete_upload(request: ApiRequest) -> None:
     """Removes the file, its thumbnail, any quarantined copy and the record; then 404."""
     from shared.services import uploads
 
     uploads.delete_upload(request.user, request.route_params["upload_id"], caller=request.caller)
+
+
+bp = api.blueprint()

@@ -4,32 +4,29 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-import azure.functions as func
-
-from shared.http.pipeline import ApiRequest, endpoint
+from shared.http.api import HttpApi
+from shared.http.pipeline import ApiRequest
 from shared.http.routes import USER_ID
 from shared.identity import Role
 
 if TYPE_CHECKING:
     from shared.schemas.users import (
+        AccountDelete,
+        PasswordChange,
+        UserCreate,
+        UserListQuery,
         UserPublic,
         UsersPage,
+        UserUpdate,
+        UserUpdateMe,
     )
 
-bp = func.Blueprint()
-TAGS = ["users"]
+api = HttpApi(tags=["users"])
+ME = "v1/users/me"
+ONE_USER = f"v1/users/{USER_ID}"
 
 
-@endpoint(
-    bp,
-    name="users_me_get",
-    route="v1/users/me",
-    method="GET",
-    summary="The signed-in user",
-    tags=TAGS,
-    role=Role.GUEST,
-    response="users.UserPublic",
-)
+@api.get(ME, name="users_me_get", summary="The signed-in user", min_role=Role.GUEST)
 def me(request: ApiRequest) -> UserPublic:
     """Read from the request's principal: no extra database read."""
     from shared.services import users
@@ -37,111 +34,68 @@ def me(request: ApiRequest) -> UserPublic:
     return users.me(request.user)
 
 
-@endpoint(
-    bp,
-    name="users_me_update",
-    route="v1/users/me",
-    method="PATCH",
-    summary="Edit one's own profile",
-    tags=TAGS,
-    role=Role.GUEST,
-    body="users.UserUpdateMe",
-    response="users.UserPublic",
-)
-def update_me(request: ApiRequest) -> UserPublic:
+@api.patch(ME, name="users_me_update", summary="Edit one's own profile", min_role=Role.GUEST)
+def update_me(request: ApiRequest, body: UserUpdateMe) -> UserPublic:
     """Only full_name; role, is_active, email, password or id give 422."""
     from shared.services import users
 
-    return users.update_me(request.user, request.body)
+    return users.update_me(request.user, body)
 
 
-@endpoint(
-    bp,
-    name="users_me_password",
-    route="v1/users/me/password",
-    method="POST",
-    summary="Change one's password",
-    tags=TAGS,
-    status=204,
-    role=Role.GUEST,
-    body="users.PasswordChange",
-    errors_=[400],
-)
-def change_password(request: ApiRequest) -> None:
-    """Other sessions end; this one keeps its refresh token. 400 invalid_password."""
-    from shared.services import users
-
-    users.change_password(request.user, request.body, caller=request.caller)
-
-
-@endpoint(
-    bp,
+@api.delete(
+    ME,
     name="users_me_delete",
-    route="v1/users/me",
-    method="DELETE",
     summary="Close one's own account",
-    tags=TAGS,
     status=204,
-    role=Role.GUEST,
-    body="users.AccountDelete",
-    errors_=[400, 409],
+    min_role=Role.GUEST,
+    errors=[400, 409],
 )
-def delete_me(request: ApiRequest) -> None:
+def delete_me(request: ApiRequest, body: AccountDelete) -> None:
     """The account, its tokens and its uploads are gone."""
     from shared.services import users
 
-    users.delete_me(request.user, request.body.password, caller=request.caller)
+    users.delete_me(request.user, body.password, caller=request.caller)
 
 
-@endpoint(
-    bp,
-    name="users_list",
-    route="v1/users",
-    method="GET",
-    summary="List users",
-    tags=TAGS,
-    role=Role.ADMIN,
-    query="users.UserListQuery",
-    response="users.UsersPage",
+@api.post(
+    "v1/users/me/password",
+    name="users_me_password",
+    summary="Change one's password",
+    status=204,
+    min_role=Role.GUEST,
+    errors=[400],
 )
-def list_users(request: ApiRequest) -> UsersPage:
+def change_password(request: ApiRequest, body: PasswordChange) -> None:
+    """Other sessions end; this one keeps its refresh token. 400 invalid_password."""
+    from shared.services import users
+
+    users.change_password(request.user, body, caller=request.caller)
+
+
+@api.get("v1/users", name="users_list", summary="List users", min_role=Role.ADMIN)
+def list_users(request: ApiRequest, query: UserListQuery) -> UsersPage:
     """Newest first; q matches the start of the email or name."""
     from shared.services import users
 
-    return users.list_users(request.query)
+    return users.list_users(query)
 
 
-@endpoint(
-    bp,
+@api.post(
+    "v1/users",
     name="users_create",
-    route="v1/users",
-    method="POST",
     summary="Create a user",
-    tags=TAGS,
     status=201,
-    role=Role.ADMIN,
-    body="users.UserCreate",
-    response="users.UserPublic",
-    errors_=[409],
+    min_role=Role.ADMIN,
+    errors=[409],
 )
-def create_user(request: ApiRequest) -> UserPublic:
+def create_user(request: ApiRequest, body: UserCreate) -> UserPublic:
     """Any role; the same password rules as registration."""
     from shared.services import users
 
-    return users.create_user(request.body, caller=request.caller)
+    return users.create_user(body, caller=request.caller)
 
 
-@endpoint(
-    bp,
-    name="users_get",
-    route=f"v1/users/{USER_ID}",
-    method="GET",
-    summary="One user",
-    tags=TAGS,
-    role=Role.ADMIN,
-    response="users.UserPublic",
-    errors_=[404],
-)
+@api.get(ONE_USER, name="users_get", summary="One user", min_role=Role.ADMIN, errors=[404])
 def get_user(request: ApiRequest) -> UserPublic:
     """404 for malformed or unknown ids."""
     from shared.services import users
@@ -149,38 +103,29 @@ def get_user(request: ApiRequest) -> UserPublic:
     return users.get_user(request.route_params["user_id"])
 
 
-@endpoint(
-    bp,
-    name="users_update",
-    route=f"v1/users/{USER_ID}",
-    method="PATCH",
-    summary="Edit a user",
-    tags=TAGS,
-    role=Role.ADMIN,
-    body="users.UserUpdate",
-    response="users.UserPublic",
-    errors_=[404, 409],
+@api.patch(
+    ONE_USER, name="users_update", summary="Edit a user", min_role=Role.ADMIN, errors=[404, 409]
 )
-def update_user(request: ApiRequest) -> UserPublic:
+def update_user(request: ApiRequest, body: UserUpdate) -> UserPublic:
     """Deactivating or changing the role ends the user's sessions."""
     from shared.services import users
 
-    return users.update_user(request.route_params["user_id"], request.body, caller=request.caller)
+    return users.update_user(request.route_params["user_id"], body, caller=request.caller)
 
 
-@endpoint(
-    bp,
+@api.delete(
+    ONE_USER,
     name="users_delete",
-    route=f"v1/users/{USER_ID}",
-    method="DELETE",
     summary="Delete a user",
-    tags=TAGS,
     status=204,
-    role=Role.ADMIN,
-    errors_=[404, 409],
+    min_role=Role.ADMIN,
+    errors=[404, 409],
 )
 def delete_user(request: ApiRequest) -> None:
     """Removes the account, its tokens and its uploads."""
     from shared.services import users
 
     users.delete_user(request.route_params["user_id"], caller=request.caller)
+
+
+bp = api.blueprint()

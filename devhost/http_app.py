@@ -1,15 +1,31 @@
-"""The WSGI application: werkzeug request in, HTTP function invoked, werkzeug response out."""
+"""The WSGI application: werkzeug request in, HTTP function invoked, werkzeug response out.
+
+It behaves like the Azure Functions host and its front end wherever the app can tell
+(azure-functions-host 4.1037 and its HTTP extension, the Python worker 4.34):
+- a path no function serves, or a method its route does not list, is answered by the host
+  itself: 404 with an empty body (never 405; HEAD is not GET);
+- the platform's CORS middleware answers preflights and adds Access-Control-Allow-Origin
+  for allowed origins (devhost/cors.py);
+- a chunked request body (no Content-Length) reaches the function empty; a query parameter
+  with an empty value is dropped; request headers keep underscores in their names;
+- an exception escaping a function is a 500 with an empty body;
+- request bodies over FUNCTIONS_REQUEST_BODY_SIZE_LIMIT (100 MiB) get 413 and URLs over
+  4 KiB get 414, before any function runs;
+- at most PYTHON_THREADPOOL_THREAD_COUNT synchronous invocations run at once (the worker's
+  default: min(32, cores + 4)).
+The differences that remain are listed in docs/architecture.md.
+"""
 
 from __future__ import annotations
 
-import json
 import logging
+import os
 import re
-import uuid
-from collections.abc import Callable, Iterable
+import threading
+from collections.abc import Iterable, Mapping, Sequence
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 import azure.functions as func
 from azure.functions.http import HttpResponseConverter
@@ -17,6 +33,7 @@ from werkzeug.datastructures import Headers
 from werkzeug.exceptions import BadRequest, RequestEntityTooLarge
 from werkzeug.wrappers import Request, Response
 
+from devhost.cors import PlatformCors
 from devhost.invocation import FunctionInvoker
 from devhost.routes import RouteTable
 
@@ -25,72 +42,101 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-# Azure's front end refuses larger request bodies before the function host sees them.
+# The host's default request body limit (FUNCTIONS_REQUEST_BODY_SIZE_LIMIT, bytes).
 MAX_REQUEST_BODY_BYTES = 100 * 1024 * 1024
+# Azure's front end refuses longer request URLs.
+MAX_URL_BYTES = 4096
+RAW_HEADERS_KEY = "devhost.raw_headers"  # set by devhost.http_runner's request handler
 _ENCODED_SLASH = re.compile("%2f", re.IGNORECASE)
 
-UnmatchedRouteResponder = Callable[[func.HttpRequest, int], func.HttpResponse]
+
+def body_size_limit(environ: Mapping[str, str] = os.environ) -> int:
+    """FUNCTIONS_REQUEST_BODY_SIZE_LIMIT in bytes, as the host reads it (default 100 MiB)."""
+    value = environ.get("FUNCTIONS_REQUEST_BODY_SIZE_LIMIT", "").strip()
+    return int(value) if value.isdigit() and int(value) > 0 else MAX_REQUEST_BODY_BYTES
 
 
-class _LimitedRequest(Request):
-    max_content_length = MAX_REQUEST_BODY_BYTES
+def worker_thread_count(environ: Mapping[str, str] = os.environ) -> int:
+    """PYTHON_THREADPOOL_THREAD_COUNT, else the worker's default min(32, cores + 4)."""
+    value = environ.get("PYTHON_THREADPOOL_THREAD_COUNT", "").strip()
+    if value.isdigit() and int(value) > 0:
+        return int(value)
+    return min(32, (os.cpu_count() or 1) + 4)
 
 
 class FunctionsWsgiApp:
-    """Routes each request to its HTTP function; unmatched ones go to the pipeline's answer."""
+    """Routes each request to its HTTP function, as the Functions host does."""
 
     def __init__(
         self,
         table: RouteTable,
         invoker: FunctionInvoker,
-        unmatched_route_response: UnmatchedRouteResponder | None = None,
+        *,
+        cors: PlatformCors | None = None,
+        max_body_bytes: int | None = None,
+        threads: int | None = None,
     ) -> None:
         self.table = table
         self.invoker = invoker
-        self._unmatched_route_response = unmatched_route_response
+        self.cors = cors or PlatformCors.from_environment()
+        self.max_body_bytes = max_body_bytes or body_size_limit()
+        self._slots = threading.BoundedSemaphore(threads or worker_thread_count())
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         """The WSGI entry point."""
-        return self.respond(_LimitedRequest(environ))(environ, start_response)
+        request = Request(environ)
+        request.max_content_length = self.max_body_bytes
+        return self.respond(request)(environ, start_response)
 
     def respond(self, request: Request) -> Response:
-        """Answer one request."""
-        try:
-            body = request.get_data(cache=False)
-        except RequestEntityTooLarge:
-            return host_problem(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, "payload_too_large")
-        except BadRequest:  # the client sent less than its Content-Length
-            return host_problem(HTTPStatus.BAD_REQUEST, "incomplete_body")
-        path = path_segments(request.environ)
-        found = self.table.match(request.method, path)
-        function_request = to_function_request(request, body, found.params if found else {})
-        try:
-            if found is None:
-                return self._respond_unmatched(function_request, path)
-            result = self.invoker.call(
-                found.route.user_function, {found.route.argument_name: function_request}
-            )
-            return to_werkzeug_response(result)
-        except Exception:
-            handler = found.route.function_name if found else "unmatched_route_response"
-            logger.exception("Unhandled exception from %s (%s)", handler, request.method)
-            return host_problem(HTTPStatus.INTERNAL_SERVER_ERROR, "internal_error")
-
-    def _respond_unmatched(self, request: func.HttpRequest, path: list[str]) -> Response:
-        allowed = self.table.methods_at(path)
-        status = HTTPStatus.METHOD_NOT_ALLOWED if allowed else HTTPStatus.NOT_FOUND
-        responder = self._unmatched_route_response or _pipeline_unmatched_route_response()
-        response = to_werkzeug_response(responder(request, status))
-        if allowed:
-            response.headers["Allow"] = ", ".join(sorted(allowed))
+        """Answer one request: the platform's CORS around the host's routing."""
+        preflight = self.cors.preflight(request.method, request.headers)
+        if preflight is not None:
+            return preflight
+        response = self._route(request)
+        self.cors.decorate(request.headers, response)
         return response
 
+    def _route(self, request: Request) -> Response:
+        raw_target = request.environ.get("RAW_URI") or request.environ.get("REQUEST_URI") or "/"
+        if len(raw_target.encode("latin-1", "replace")) > MAX_URL_BYTES:
+            return empty_response(HTTPStatus.REQUEST_URI_TOO_LONG)
+        try:
+            body = _request_body(request)
+        except RequestEntityTooLarge:
+            return empty_response(HTTPStatus.REQUEST_ENTITY_TOO_LARGE)
+        except BadRequest:  # the client sent less than its Content-Length
+            return empty_response(HTTPStatus.BAD_REQUEST)
+        found = self.table.match(request.method, path_segments(request.environ))
+        if found is None:
+            return empty_response(HTTPStatus.NOT_FOUND)
+        function_request = to_function_request(request, body, found.params)
+        try:
+            with self._slots:
+                result = self.invoker.call(
+                    found.route.user_function, {found.route.argument_name: function_request}
+                )
+            return to_werkzeug_response(result)
+        except Exception:
+            logger.exception(
+                "Unhandled exception from %s (%s)", found.route.function_name, request.method
+            )
+            return empty_response(HTTPStatus.INTERNAL_SERVER_ERROR)
 
-def _pipeline_unmatched_route_response() -> UnmatchedRouteResponder:
-    # Imported on first use: the pipeline belongs to the app, which loads after settings.
-    from shared.http.pipeline import unmatched_route_response
 
-    return unmatched_route_response
+def _request_body(request: Request) -> bytes:
+    # The host hands the worker no body for a request without Content-Length (chunked).
+    if request.headers.get("Content-Length") is None:
+        request.get_data(cache=False)  # drain it so the connection stays usable
+        return b""
+    return request.get_data(cache=False)
+
+
+def empty_response(status: HTTPStatus) -> Response:
+    """An answer from the host itself: the status and nothing else."""
+    response = Response(b"", status.value)
+    response.headers.remove("Content-Type")
+    return response
 
 
 def path_segments(environ: WSGIEnvironment) -> list[str]:
@@ -104,24 +150,55 @@ def path_segments(environ: WSGIEnvironment) -> list[str]:
     return [unquote(_ENCODED_SLASH.sub("%252F", segment)) for segment in text.split("/")]
 
 
+def request_headers(request: Request) -> dict[str, str]:
+    """The request's headers as the client sent them, underscores included.
+
+    werkzeug's WSGI environ cannot tell `X_Foo` from `X-Foo` and its server drops names
+    with underscores; the host keeps them, so the local server records the raw list.
+    Repeated headers are joined with commas, as the host does.
+    """
+    raw: Sequence[tuple[str, str]] | None = request.environ.get(RAW_HEADERS_KEY)
+    pairs = raw if raw is not None else list(request.headers.items())
+    joined: dict[str, str] = {}
+    for name, value in pairs:
+        joined[name] = f"{joined[name]},{value}" if name in joined else value
+    return joined
+
+
+def query_params(request: Request) -> dict[str, str]:
+    """Query parameters as the host passes them: empty values dropped, repeats joined by ','."""
+    raw_query = request.environ.get("QUERY_STRING", "")
+    params: dict[str, list[str]] = {}
+    for name, value in parse_qsl(raw_query, keep_blank_values=False):
+        params.setdefault(name, []).append(value)
+    return {name: ",".join(values) for name, values in params.items()}
+
+
 def to_function_request(
     request: Request, body: bytes, route_params: dict[str, str]
 ) -> func.HttpRequest:
     """The func.HttpRequest the worker would build, with the front end's forwarding headers."""
-    headers = dict(request.headers.items())
-    forwarded_for, client = headers.get("X-Forwarded-For"), request.remote_addr
+    headers = request_headers(request)
+    forwarded = next((v for k, v in headers.items() if k.lower() == "x-forwarded-for"), None)
+    headers = {k: v for k, v in headers.items() if k.lower() not in _FRONT_END_HEADERS}
+    client = request.remote_addr
     if client:
-        headers["X-Forwarded-For"] = f"{forwarded_for}, {client}" if forwarded_for else client
+        headers["X-Forwarded-For"] = f"{forwarded}, {client}" if forwarded else client
+    elif forwarded:
+        headers["X-Forwarded-For"] = forwarded
+    # The front end states the scheme it received; the local server speaks plain HTTP.
     headers["X-Forwarded-Proto"] = request.scheme
     return func.HttpRequest(
         method=request.method,
         url=request.url,
         headers=headers,
-        # The host joins repeated query parameters with commas.
-        params={name: ",".join(values) for name, values in request.args.lists()},
+        params=query_params(request),
         route_params=route_params,
         body=body,
     )
+
+
+_FRONT_END_HEADERS = frozenset({"x-forwarded-for", "x-forwarded-proto"})
 
 
 def to_werkzeug_response(result: object) -> Response:
@@ -137,21 +214,3 @@ def to_werkzeug_response(result: object) -> Response:
         for morsel in cookie.values():
             headers.add("Set-Cookie", morsel.OutputString())
     return Response(value["body"].value, int(value["status_code"].value), headers)
-
-
-def host_problem(status: HTTPStatus, code: str) -> Response:
-    """A problem+json answer from the host itself, when no function produced one."""
-    request_id = uuid.uuid4().hex  # the same shape as the pipeline's request ids
-    body = {
-        "type": "about:blank",
-        "title": status.phrase,
-        "status": status.value,
-        "code": code,
-        "request_id": request_id,
-    }
-    return Response(
-        json.dumps(body),
-        status.value,
-        headers={"X-Request-ID": request_id},
-        mimetype="application/problem+json",
-    )

@@ -5,23 +5,48 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import azure.functions as func
-from werkzeug.serving import BaseWSGIServer, make_server
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
-from devhost.http_app import FunctionsWsgiApp
-from devhost.indexing import function_name
+from devhost.host_rules import HttpFunctionSpec, refusals
+from devhost.http_app import RAW_HEADERS_KEY, FunctionsWsgiApp
+from devhost.indexing import function_name, trigger_binding
 from devhost.invocation import FunctionInvoker
 from devhost.route_template import RouteTemplateError
 from devhost.routes import HttpRoute, RouteOverlap, RouteTable, find_route_overlaps
 from devhost.triggers import HostOptions, HostStartupError
 
+if TYPE_CHECKING:
+    from _typeshed.wsgi import WSGIEnvironment
+
+
+class _RequestHandler(WSGIRequestHandler):
+    """Keeps the raw header list: werkzeug drops names with underscores; Azure keeps them."""
+
+    def make_environ(self) -> WSGIEnvironment:
+        environ = super().make_environ()
+        environ[RAW_HEADERS_KEY] = list(self.headers.items())
+        return environ
+
 
 class HttpTriggerRunner:
-    """Routes requests to HTTP functions; refuses to start when two routes overlap."""
+    """Routes requests to HTTP functions; refuses to start where Azure would refuse a function.
+
+    Two checks: the host's own rules (devhost/host_rules.py: equal templates with shared
+    methods, reserved prefixes, repeated names), and templates that differ but match the
+    same path and method, which Azure orders by function name rather than specificity.
+    """
 
     def __init__(self, functions: Sequence[func.Function], options: HostOptions) -> None:
         self.options = options
+        refused = refusals(_specs(functions))
+        if refused:
+            raise HostStartupError(
+                "The Azure Functions host would refuse these functions:\n"
+                + "\n".join(f"  {r.function_name}: {r.reason}" for r in refused)
+            )
         self.table = RouteTable(_routes(functions), options.route_prefix)
         overlaps = find_route_overlaps(self.table.routes)
         if overlaps:
@@ -51,7 +76,11 @@ class HttpTriggerRunner:
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
         try:
             self._server = make_server(
-                self.options.host, self.options.port, self.app, threaded=True
+                self.options.host,
+                self.options.port,
+                self.app,
+                threaded=True,
+                request_handler=_RequestHandler,
             )
         except (OSError, SystemExit):  # werkzeug explains a busy port itself, then exits
             raise HostStartupError(f"cannot listen on {self.base_url}") from None
@@ -89,3 +118,13 @@ def _routes(functions: Sequence[func.Function]) -> list[HttpRoute]:
         except RouteTemplateError as exc:
             raise HostStartupError(f"function {function_name(function)}: {exc}") from None
     return routes
+
+
+def _specs(functions: Sequence[func.Function]) -> list[HttpFunctionSpec]:
+    specs = []
+    for function in functions:
+        binding = trigger_binding(function)
+        if binding["type"] == "httpTrigger":
+            methods = binding.get("methods")
+            specs.append(HttpFunctionSpec(function_name(function), binding.get("route"), methods))
+    return specs

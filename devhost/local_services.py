@@ -36,7 +36,7 @@ def bootstrap_app_data() -> list[str]:
     report = bootstrap()
     settings = get_settings()
     lines = [
-        f"Database: {_describe_database(settings.DATABASE_URL)}, migrations {report.migrations}"
+        f"Database: {_describe_database(settings.database_url)}, migrations {report.migrations}"
     ]
     if report.superuser != "not configured":
         lines.append(f"Admin: {settings.FIRST_SUPERUSER_EMAIL} ({report.superuser})")

@@ -22,9 +22,6 @@ logger = logging.getLogger(__name__)
 
 HTTP_TRIGGER = "httpTrigger"
 ALL_METHODS = frozenset(method.value for method in func.HttpMethod)
-# Every route lists OPTIONS so CORS preflights reach the pipeline, whose answer does not
-# depend on the route; sharing it is not an overlap.
-ROUTE_INDEPENDENT_METHODS = frozenset({"OPTIONS"})
 # Shapes real parameters take: a MongoDB ObjectId, a UUID, a number, words.
 SAMPLE_VALUES = (
     "5f0c9d7e2b4a6c8e1d3f5a7b",
@@ -109,7 +106,7 @@ def find_route_overlaps(routes: Sequence[HttpRoute]) -> list[RouteOverlap]:
     overlaps = []
     for index, first in enumerate(routes):
         for second in routes[index + 1 :]:
-            methods = (first.methods & second.methods) - ROUTE_INDEPENDENT_METHODS
+            methods = first.methods & second.methods
             if not methods:
                 continue
             sample = _shared_path(first.template, second.template) or _shared_path(

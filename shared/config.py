@@ -15,7 +15,11 @@ from typing import Annotated, Any
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from shared.production_policy import production_problems
+from shared.production_policy import (
+    EMBEDDED_DATABASE,
+    database_problems,
+    production_problems,
+)
 
 
 class Environment(StrEnum):
@@ -46,7 +50,8 @@ class Settings(BaseSettings):
         case_sensitive=True, extra="ignore", frozen=True, validate_default=True
     )
 
-    ENVIRONMENT: Environment = Environment.DEVELOPMENT
+    # Unset means production: a forgotten app setting must make the app stricter.
+    ENVIRONMENT: Environment = Environment.PRODUCTION
     DEBUG: bool = False
     LOG_LEVEL: str = "INFO"
     APP_VERSION: str = "1.0.0"
@@ -60,7 +65,7 @@ class Settings(BaseSettings):
     JWT_AUDIENCE: str = "runtime-traitors-api"
     BCRYPT_ROUNDS: Annotated[int, Field(ge=4, le=16)] = 12
 
-    DATABASE_URL: str = "mongomock://"
+    DATABASE_URL: str = ""  # development: unset means the embedded database
     DATABASE_NAME: str = "runtime_traitors"
     DATABASE_TIMEOUT_MS: Annotated[int, Field(ge=100, le=30000)] = 3000
 
@@ -126,6 +131,11 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Settings:
         if self.ENVIRONMENT is not Environment.PRODUCTION:
+            problems = database_problems(
+                environment=self.ENVIRONMENT.value, database_url=self.DATABASE_URL
+            )
+            if problems:
+                raise ValueError("; ".join(problems))
             return self
         problems = production_problems(
             secret_key=self.SECRET_KEY,
@@ -140,6 +150,11 @@ class Settings(BaseSettings):
     @property
     def is_production(self) -> bool:
         return self.ENVIRONMENT is Environment.PRODUCTION
+
+    @property
+    def database_url(self) -> str:
+        """DATABASE_URL, or the embedded database where development leaves it unset."""
+        return self.DATABASE_URL.strip() or EMBEDDED_DATABASE
 
 
 class SettingsError(RuntimeError):

@@ -1,8 +1,12 @@
-"""What production refuses, checkable without pydantic-settings (cheap at import time).
+"""What a deployed app refuses, checkable without pydantic-settings (cheap at import time).
 
 The Settings model applies these rules when it validates; ``refuse_unsafe_environment``
-applies them to the raw environment when the worker imports the app, so a production
-app with unsafe settings fails to load, naming the setting, instead of answering 500s.
+applies them to the raw environment when the worker imports the app, so an app with
+unsafe settings fails to load, naming the setting, instead of answering 500s.
+
+An unset ENVIRONMENT means production: a setting forgotten on Azure must make the app
+stricter, never looser. Only an explicit ``ENVIRONMENT=development`` allows the embedded
+database, placeholder secrets and the development-only routes.
 """
 
 from __future__ import annotations
@@ -24,8 +28,42 @@ MIN_SECRET_BYTES = 32
 _TRUE = frozenset({"1", "true", "t", "yes", "y", "on"})
 
 
+ENVIRONMENTS = ("development", "staging", "production")
+DEFAULT_ENVIRONMENT = "production"
+EMBEDDED_DATABASE = "mongomock://"
+
+
 class UnsafeProductionSettings(RuntimeError):
-    """ENVIRONMENT=production with a setting that must never reach production."""
+    """A deployed environment with a setting that must never reach it."""
+
+
+def environment_of(environ: Mapping[str, str]) -> str:
+    """The ENVIRONMENT setting, lower-cased; unset or blank means production."""
+    return environ.get("ENVIRONMENT", "").strip().lower() or DEFAULT_ENVIRONMENT
+
+
+def database_problems(*, environment: str, database_url: str) -> list[str]:
+    """Why this DATABASE_URL cannot serve this environment; empty when it can."""
+    url = database_url.strip()
+    if environment == "development":
+        if (not url or url.startswith(EMBEDDED_DATABASE)) and not _embedded_available():
+            return [
+                "DATABASE_URL is unset or mongomock://, and the embedded database needs "
+                "mongomock, a development package (pip install -r requirements-dev.txt), "
+                "or set DATABASE_URL to a mongodb:// URL"
+            ]
+        return []
+    if not url:
+        return [f"DATABASE_URL must be set to a MongoDB URL when ENVIRONMENT={environment}"]
+    if url.startswith(EMBEDDED_DATABASE):
+        return [f"DATABASE_URL must point at a real MongoDB when ENVIRONMENT={environment}"]
+    return []
+
+
+def _embedded_available() -> bool:
+    from importlib.util import find_spec  # finds the package without importing it
+
+    return find_spec("mongomock") is not None
 
 
 def production_problems(
@@ -40,22 +78,28 @@ def production_problems(
             problems.append(f"{name} must be at least {MIN_SECRET_BYTES} bytes")
     if secret_key and secret_key == data_encryption_key:
         problems.append("DATA_ENCRYPTION_KEY must differ from SECRET_KEY")
-    if database_url.startswith("mongomock://"):
-        problems.append("DATABASE_URL must point at a real MongoDB in production")
+    problems += database_problems(environment="production", database_url=database_url)
     if debug:
         problems.append("DEBUG must be off in production")
     return problems
 
 
 def refuse_unsafe_environment(environ: Mapping[str, str]) -> None:
-    """Raise UnsafeProductionSettings when a production environment holds unsafe values."""
-    if environ.get("ENVIRONMENT", "").strip().lower() != "production":
-        return
-    problems = production_problems(
-        secret_key=environ.get("SECRET_KEY", ""),
-        data_encryption_key=environ.get("DATA_ENCRYPTION_KEY", ""),
-        database_url=environ.get("DATABASE_URL", "mongomock://"),
-        debug=environ.get("DEBUG", "").strip().lower() in _TRUE,
-    )
+    """Raise UnsafeProductionSettings when this environment's settings are unsafe for it."""
+    environment = environment_of(environ)
+    if environment not in ENVIRONMENTS:
+        raise UnsafeProductionSettings(
+            f"Refusing to start: ENVIRONMENT must be one of {', '.join(ENVIRONMENTS)}"
+        )
+    database_url = environ.get("DATABASE_URL", "")
+    if environment == "production":
+        problems = production_problems(
+            secret_key=environ.get("SECRET_KEY", ""),
+            data_encryption_key=environ.get("DATA_ENCRYPTION_KEY", ""),
+            database_url=database_url,
+            debug=environ.get("DEBUG", "").strip().lower() in _TRUE,
+        )
+    else:
+        problems = database_problems(environment=environment, database_url=database_url)
     if problems:
         raise UnsafeProductionSettings("Refusing to start: " + "; ".join(problems))

@@ -17,6 +17,10 @@ from shared.db.client import get_database, reset_database_client
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "mongomock://")
 
+# An unset ENVIRONMENT means production; the suite runs as a developer machine, including
+# session-wide fixtures (Azurite) that read settings before any per-test environment.
+os.environ.setdefault("ENVIRONMENT", "development")
+
 # The session-wide `azurite` fixture (a real Azurite started once for the run).
 pytest_plugins = ["tests.azurite_server"]
 

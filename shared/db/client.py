@@ -10,6 +10,15 @@ from pymongo.database import Database
 
 from shared.db.names import Document
 
+__all__ = [
+    "EMBEDDED_SCHEME",
+    "Document",  # re-exported: repositories type their documents with it
+    "get_collection",
+    "get_database",
+    "ping_database",
+    "reset_database_client",
+]
+
 EMBEDDED_SCHEME = "mongomock://"
 
 _lock = threading.Lock()
@@ -48,7 +57,7 @@ def get_database() -> Database[Document]:
             from shared.db.migrations import migrate
 
             settings = get_settings()
-            _client = _connect(settings.DATABASE_URL, settings.DATABASE_TIMEOUT_MS)
+            _client = _connect(settings.database_url, settings.DATABASE_TIMEOUT_MS)
             database = _client[settings.DATABASE_NAME]
             migrate(database)
             _database = database

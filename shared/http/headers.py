@@ -1,10 +1,17 @@
-"""Response headers every answer carries: request id, security headers and CORS."""
+"""Response headers every answer carries: request id and security headers.
+
+CORS is the platform's: the Functions host's CORS middleware (Flex and Linux Consumption,
+configured from the Function App's allowed origins; the local host plays it) answers
+preflights and sets Access-Control-Allow-Origin and Vary. The app adds only
+Access-Control-Expose-Headers, which that middleware never sets (its policy exposes
+nothing), so a browser on an allowed origin can read the request id and rate-limit headers.
+"""
 
 from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping, MutableMapping, Sequence
+from collections.abc import Mapping, MutableMapping
 
 SECURITY_HEADERS: Mapping[str, str] = {
     "X-Content-Type-Options": "nosniff",
@@ -14,12 +21,10 @@ SECURITY_HEADERS: Mapping[str, str] = {
     "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
 }
 HSTS = "max-age=31536000; includeSubDomains"
-ALLOWED_REQUEST_HEADERS = "Authorization, Content-Type, X-Request-ID"
 EXPOSED_HEADERS = (
     "X-Request-ID, Retry-After, RateLimit-Limit, RateLimit-Remaining, RateLimit-Reset, "
     "WWW-Authenticate"
 )
-PREFLIGHT_MAX_AGE = "600"
 
 _SAFE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 
@@ -37,32 +42,11 @@ def is_https(headers: Mapping[str, str]) -> bool:
     return headers.get("x-forwarded-proto", "").split(",")[0].strip().lower() == "https"
 
 
-def apply_common_headers(
-    headers: MutableMapping[str, str],
-    *,
-    request_id: str,
-    hsts: bool,
-    origin: str | None,
-    allowed_origins: Sequence[str],
-) -> None:
-    """Add the request id, security headers, HSTS and simple-request CORS headers."""
+def apply_common_headers(headers: MutableMapping[str, str], *, request_id: str, hsts: bool) -> None:
+    """Add the request id, security headers, HSTS and the exposed-headers list."""
     headers["X-Request-ID"] = request_id
     for name, value in SECURITY_HEADERS.items():
         headers.setdefault(name, value)
     if hsts:
         headers["Strict-Transport-Security"] = HSTS
-    headers["Vary"] = "Origin"
-    if origin and origin in allowed_origins:
-        headers["Access-Control-Allow-Origin"] = origin
-        headers["Access-Control-Expose-Headers"] = EXPOSED_HEADERS
-
-
-def preflight_headers(methods: Sequence[str]) -> dict[str, str]:
-    """Headers of a preflight answer; the caller adds Allow-Origin only for allowed origins."""
-    allowed = ", ".join([*methods, "OPTIONS"])
-    return {
-        "Allow": allowed,
-        "Access-Control-Allow-Methods": allowed,
-        "Access-Control-Allow-Headers": ALLOWED_REQUEST_HEADERS,
-        "Access-Control-Max-Age": PREFLIGHT_MAX_AGE,
-    }
+    headers["Access-Control-Expose-Headers"] = EXPOSED_HEADERS

@@ -52,7 +52,7 @@ def _error_statuses(op: Operation) -> list[int]:
         statuses |= {400, 413, 415, 422}
     if op.query is not None:
         statuses.add(422)
-    if op.role is not None:
+    if op.min_role is not None:
         statuses |= {401, 403, 429, 503}
     elif op.rate_limit is not RateLimit.NONE:
         statuses |= {429, 503}
@@ -107,9 +107,9 @@ def _operation(op: Operation, keys: dict[Any, Any], defs: dict[str, Any]) -> dic
             "required": not op.body_optional,
             "content": {"application/json": {"schema": keys[(op.body, "validation")]}},
         }
-    if op.role is not None:
+    if op.min_role is not None:
         document["security"] = [{"bearerAuth": []}]
-        document["x-required-role"] = op.role.value
+        document["x-required-role"] = op.min_role.value
     return document
 
 

@@ -1,10 +1,12 @@
-"""The request pipeline: one decorator that gives every HTTP function the same behaviour.
+"""The request pipeline: the same behaviour for every HTTP function.
 
-``@endpoint(bp, ...)`` registers a Functions HTTP trigger (OPTIONS included, so CORS
-preflights reach it) and wraps the handler with, in order: request id, HTTPS policy,
-preflight, authentication, rate limit, role guard, body and query validation, the
-handler itself, response rendering, security and CORS headers, problem+json errors
-and one structured access-log line.
+One function serves each route template (shared/http/api.py) and calls ``run`` with its
+operations by method. ``run`` takes, in order: request id, HTTPS policy, the OPTIONS
+answer, authentication, rate limit, role guard, body and query validation, the handler,
+response rendering, security headers, problem+json errors and one structured access-log
+line. CORS belongs to the platform: on Azure the host's CORS middleware answers preflights
+and sets Access-Control-Allow-Origin from the Function App's allowed origins, so the app
+never sends a second copy (see docs/architecture.md).
 """
 
 from __future__ import annotations
@@ -12,25 +14,22 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import azure.functions as func
 from pydantic_core import ValidationError
 from pymongo.errors import ConnectionFailure, ExecutionTimeout, OperationFailure
 
 from shared import errors
-from shared.http import headers, registry
+from shared.http import headers
 from shared.http.client_ip import client_ip
 from shared.http.registry import Operation, RateLimit
-from shared.identity import Principal, Role
+from shared.identity import Caller, Principal, Role
 
 if TYPE_CHECKING:
-    from pydantic import BaseModel
-
     from shared.config import Settings
-    from shared.identity import Caller
 
 JSON = "application/json"
 PROBLEM_JSON = "application/problem+json"
@@ -38,25 +37,23 @@ PROBLEM_JSON = "application/problem+json"
 access_log = logging.getLogger("runtime_traitors.access")
 error_log = logging.getLogger("runtime_traitors.errors")
 
+BodyT = TypeVar("BodyT")
+
 
 @dataclass(slots=True)
 class ApiRequest:
-    """What a handler sees: validated input and the caller, never the raw Functions request."""
+    """What a handler sees besides its validated body and query: never the raw request."""
 
     method: str
     route_params: Mapping[str, str]
     headers: Mapping[str, str]
     request_id: str
     client_ip: str
-    body: Any = None
-    query: Any = None
     principal: Principal | None = None
 
     @property
     def caller(self) -> Caller:
         """Who is acting, for services' audit records."""
-        from shared.identity import Caller
-
         return Caller(
             ip=self.client_ip,
             request_id=self.request_id,
@@ -72,11 +69,15 @@ class ApiRequest:
 
 
 @dataclass
-class ApiResponse:
-    """An explicit response, for statuses or headers other than the route's default."""
+class ApiResponse(Generic[BodyT]):
+    """An explicit response, for statuses or headers other than the route's default.
+
+    ``ApiResponse[Model]`` in a handler's return annotation documents the body's schema;
+    ``body`` may also be bytes already serialised.
+    """
 
     status: int
-    body: Any = None
+    body: BodyT | bytes | None = None
     headers: dict[str, str] = field(default_factory=dict)
     content_type: str = JSON
 
@@ -90,7 +91,6 @@ class _Reply:
     headers: dict[str, str] = field(default_factory=dict)
 
 
-Handler = Callable[[ApiRequest], Any]
 FunctionHandler = Callable[[func.HttpRequest], func.HttpResponse]
 
 
@@ -100,66 +100,6 @@ def _settings() -> Settings:
     return get_settings()
 
 
-def endpoint(
-    bp: func.Blueprint,
-    *,
-    name: str,
-    route: str,
-    method: str,
-    summary: str,
-    tags: Sequence[str],
-    status: int = 200,
-    role: Role | None = None,
-    rate_limit: RateLimit = RateLimit.ANONYMOUS,
-    body: type[BaseModel] | str | None = None,
-    body_optional: bool = False,
-    query: type[BaseModel] | str | None = None,
-    response: type[BaseModel] | str | None = None,
-    errors_: Sequence[int] = (),
-    content_type: str = JSON,
-    documented: bool = True,
-) -> Callable[[Handler], Handler]:
-    """Register ``handler`` as the HTTP function ``name`` behind the full pipeline."""
-
-    def decorate(handler: Handler) -> Handler:
-        operation = Operation(
-            name=name,
-            route=route,
-            method=method.upper(),
-            summary=summary,
-            description=(handler.__doc__ or "").strip(),
-            tags=tuple(tags),
-            status=status,
-            role=role,
-            rate_limit=rate_limit,
-            body_ref=body,
-            body_optional=body_optional,
-            query_ref=query,
-            response_ref=response,
-            errors=tuple(errors_),
-            content_type=content_type,
-            documented=documented,
-        )
-        registry.register(operation)
-
-        def http_function(req: func.HttpRequest) -> func.HttpResponse:
-            return _run(operation, handler, req)
-
-        http_function.__name__ = name
-        http_function.__qualname__ = name
-        http_function.__doc__ = operation.summary
-        bp.function_name(name)(
-            bp.route(
-                route=route,
-                methods=[operation.method, "OPTIONS"],
-                auth_level=func.AuthLevel.ANONYMOUS,
-            )(http_function)
-        )
-        return handler
-
-    return decorate
-
-
 @dataclass(slots=True)
 class _Exchange:
     """Per-request state the pipeline carries between its steps."""
@@ -167,17 +107,20 @@ class _Exchange:
     request_id: str
     started: float
     settings: Settings
-    origin: str | None
     hsts: bool
     user_id: str | None = None
     response_headers: dict[str, str] = field(default_factory=dict)
     admin_request: ApiRequest | None = None  # set once an admin passed the role guard
 
 
-def _run(operation: Operation, handler: Handler, req: func.HttpRequest) -> func.HttpResponse:
+def run(operations: Mapping[str, Operation], req: func.HttpRequest) -> func.HttpResponse:
+    """Serve one request to a route template whose operations are keyed by method."""
     started = time.perf_counter()
     request_headers = req.headers
     request_id = headers.request_id_from(request_headers)
+    method = req.method.upper()
+    operation = operations.get(method)
+    route = next(iter(operations.values())).route
     exchange: _Exchange | None = None
     try:
         settings = _settings()
@@ -185,33 +128,33 @@ def _run(operation: Operation, handler: Handler, req: func.HttpRequest) -> func.
             request_id=request_id,
             started=started,
             settings=settings,
-            origin=request_headers.get("origin"),
             hsts=settings.is_production or headers.is_https(request_headers),
         )
-        response = _handle(operation, handler, req, exchange)
+        _refuse_plain_http(request_headers, settings)
+        # Only OPTIONS has no operation: the host routes no method a function does not list.
+        response = _options(operations) if operation is None else _handle(operation, req, exchange)
     except errors.ApiError as exc:
         response = _problem(exc, request_id)
     except Exception as exc:  # the one place unexpected failures become responses
-        response = _problem(_unexpected(exc, operation.name, request_id), request_id)
-    if exchange is not None and exchange.admin_request is not None:
+        where = operation.name if operation else route
+        response = _problem(_unexpected(exc, where, request_id), request_id)
+    if operation is not None and exchange is not None and exchange.admin_request is not None:
         _audit_admin_call(operation, exchange.admin_request, response.status)
-    return _finish(response, req, operation.route, request_id, exchange, started)
+    return _finish(response, method, route, request_id, exchange, started)
 
 
-def _handle(
-    operation: Operation, handler: Handler, req: func.HttpRequest, exchange: _Exchange
-) -> _Reply:
-    settings = exchange.settings
-    request_headers = req.headers
+def _refuse_plain_http(request_headers: Mapping[str, str], settings: Settings) -> None:
     if settings.is_production and request_headers.get("x-forwarded-proto", "").lower() == "http":
         raise errors.Forbidden("This API is only served over HTTPS", code="https_required")
-    if req.method.upper() == "OPTIONS":
-        return _preflight(operation, exchange)
 
+
+def _handle(operation: Operation, req: func.HttpRequest, exchange: _Exchange) -> _Reply:
+    settings = exchange.settings
+    request_headers = req.headers
     ip = client_ip(request_headers, settings.TRUSTED_PROXY_COUNT)
     principal = None
-    if operation.role is not None:
-        principal = _authenticate(operation, request_headers, ip, exchange)
+    if operation.min_role is not None:
+        principal = _authenticate(operation.min_role, request_headers, ip, exchange)
     elif operation.rate_limit is not RateLimit.NONE:
         limit = (
             settings.RATE_LIMIT_AUTH_PER_MINUTE
@@ -221,18 +164,23 @@ def _handle(
         _limit(f"{operation.rate_limit.value}:{ip}", limit, exchange)
 
     request = ApiRequest(
-        method=req.method.upper(),
+        method=operation.method,
         route_params=req.route_params,
         headers=request_headers,
         request_id=exchange.request_id,
         client_ip=ip,
         principal=principal,
-        body=_parse_body(operation, req, settings.MAX_BODY_BYTES),
-        query=_parse_query(operation, req),
     )
-    if operation.role is Role.ADMIN:
+    inputs: dict[str, Any] = {}
+    if operation.takes_body:
+        inputs["body"] = _parse_body(operation, req, settings.MAX_BODY_BYTES)
+    else:
+        _check_body_size(req, settings.MAX_BODY_BYTES)
+    if operation.takes_query:
+        inputs["query"] = _parse_query(operation, req)
+    if operation.min_role is Role.ADMIN:
         exchange.admin_request = request
-    return _render(operation, handler(request))
+    return _render(operation, operation.handler(request, **inputs))
 
 
 def _audit_admin_call(operation: Operation, request: ApiRequest, status: int) -> None:
@@ -251,7 +199,7 @@ def _audit_admin_call(operation: Operation, request: ApiRequest, status: int) ->
 
 
 def _authenticate(
-    operation: Operation, request_headers: Mapping[str, str], ip: str, exchange: _Exchange
+    min_role: Role, request_headers: Mapping[str, str], ip: str, exchange: _Exchange
 ) -> Principal:
     from shared.services import sessions  # loaded on the first authenticated request
 
@@ -276,9 +224,8 @@ def _authenticate(
     exchange.user_id = claims.user_id
     _limit(f"user:{claims.user_id}", exchange.settings.RATE_LIMIT_USER_PER_MINUTE, exchange)
     principal = sessions.load_principal(claims)
-    assert operation.role is not None  # noqa: S101 - only called for guarded operations
-    if not principal.role.allows(operation.role):
-        raise errors.Forbidden(f"This action requires the {operation.role.value} role")
+    if not principal.role.allows(min_role):
+        raise errors.Forbidden(f"This action requires the {min_role.value} role")
     return principal
 
 
@@ -296,14 +243,19 @@ def _limit(bucket: str, limit: int, exchange: _Exchange) -> None:
         )
 
 
-def _parse_body(operation: Operation, req: func.HttpRequest, max_bytes: int) -> Any:
+def _check_body_size(req: func.HttpRequest, max_bytes: int) -> bytes:
     raw = req.get_body() or b""
     declared = req.headers.get("content-length", "")
     if len(raw) > max_bytes or (declared.isdigit() and int(declared) > max_bytes):
         raise errors.PayloadTooLarge(f"Request bodies are limited to {max_bytes} bytes")
+    return raw
+
+
+def _parse_body(operation: Operation, req: func.HttpRequest, max_bytes: int) -> Any:
+    raw = _check_body_size(req, max_bytes)
     model = operation.body
     if model is None:
-        return None
+        raise TypeError(f"{operation.name}: the body parameter names no pydantic model")
     if not raw.strip() and operation.body_optional:
         return model()
     content_type = req.headers.get("content-type", "")
@@ -320,10 +272,11 @@ def _parse_body(operation: Operation, req: func.HttpRequest, max_bytes: int) -> 
 
 
 def _parse_query(operation: Operation, req: func.HttpRequest) -> Any:
-    if operation.query is None:
-        return None
+    model = operation.query
+    if model is None:
+        raise TypeError(f"{operation.name}: the query parameter names no pydantic model")
     try:
-        return operation.query.model_validate(dict(req.params))
+        return model.model_validate(dict(req.params))
     except ValidationError as exc:
         raise _validation_failed(exc, "query") from None
 
@@ -377,10 +330,9 @@ def _serialize(body: Any) -> bytes | None:
     return json.dumps(body, separators=(",", ":"), default=str).encode()
 
 
-def _preflight(operation: Operation, exchange: _Exchange) -> _Reply:
-    return _response(
-        204, None, extra_headers=headers.preflight_headers(registry.methods_for(operation.route))
-    )
+def _options(operations: Mapping[str, Operation]) -> _Reply:
+    """OPTIONS that reached the app: no platform CORS in front; name the methods."""
+    return _response(204, None, extra_headers={"Allow": ", ".join([*operations, "OPTIONS"])})
 
 
 def _problem(exc: errors.ApiError, request_id: str) -> _Reply:
@@ -415,7 +367,7 @@ _RETRYABLE_MONGO_CODES = frozenset({91, 189, 10107, 11600, 11602, 13435, 13436})
 
 def _finish(
     reply: _Reply,
-    req: func.HttpRequest,
+    method: str,
     route: str,
     request_id: str,
     exchange: _Exchange | None,
@@ -425,20 +377,14 @@ def _finish(
     if exchange is not None:
         for name, value in exchange.response_headers.items():
             response_headers.setdefault(name, value)
-        allowed = exchange.settings.CORS_ORIGINS
-        hsts = exchange.hsts
-        origin = exchange.origin
-    else:  # the settings themselves failed to load: still answer safely
-        allowed, hsts, origin = [], True, None
-    headers.apply_common_headers(
-        response_headers, request_id=request_id, hsts=hsts, origin=origin, allowed_origins=allowed
-    )
+    hsts = exchange.hsts if exchange is not None else True  # settings failed: stay safe
+    headers.apply_common_headers(response_headers, request_id=request_id, hsts=hsts)
     if access_log.isEnabledFor(logging.INFO):
         access_log.info(
             json.dumps(
                 {
                     "event": "request",
-                    "method": req.method.upper(),
+                    "method": method,
                     "route": route,
                     "status": reply.status,
                     "duration_ms": round((time.perf_counter() - started) * 1000, 2),
@@ -448,27 +394,3 @@ def _finish(
             )
         )
     return func.HttpResponse(body=reply.body, status_code=reply.status, headers=response_headers)
-
-
-def unmatched_route_response(req: func.HttpRequest, status: int = 404) -> func.HttpResponse:
-    """The answer for a path no function serves (used by the local host)."""
-    started = time.perf_counter()
-    request_id = headers.request_id_from(req.headers)
-    error: errors.ApiError = (
-        errors.MethodNotAllowed("This route does not serve that method")
-        if status == 405
-        else errors.NotFound("No route matches this path")
-    )
-    exchange = None
-    try:
-        settings = _settings()
-        exchange = _Exchange(
-            request_id=request_id,
-            started=started,
-            settings=settings,
-            origin=req.headers.get("origin"),
-            hsts=settings.is_production or headers.is_https(req.headers),
-        )
-    except Exception:  # noqa: S110 - answer the 404 even with broken settings
-        pass
-    return _finish(_problem(error, request_id), req, "<unmatched>", request_id, exchange, started)

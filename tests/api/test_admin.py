@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -11,7 +12,7 @@ from bson import ObjectId, json_util
 
 from shared import clock
 from shared.db import collections
-from tests.api.client import CLIENT_IP, ApiClient, Response, assert_problem
+from tests.api.client import CLIENT_IP, ApiClient, Response, assert_not_found, assert_problem
 from tests.api.conftest import (
     NEW_PASSWORD,
     STRONG_PASSWORD,
@@ -33,6 +34,8 @@ REFRESH = "/api/v1/auth/refresh"
 EVENT_FIELDS = {"id", "at", "action", "actor_id", "target_id", "ip", "request_id", "details"}
 
 pytestmark = pytest.mark.usefixtures("lenient_auth_rate_limit")
+
+OBJECT_ID = re.compile(r"[0-9a-fA-F]{24}")
 
 
 def admin_routes(target_id: str) -> list[tuple[str, str, dict[str, Any] | None]]:
@@ -181,8 +184,7 @@ def test_interventions_on_a_missing_user_are_404(
 ) -> None:
     response = client.post(f"/api/v1/admin/users/{user_id}/{action}", token=admin.access_token)
 
-    assert response.status == 404
-    assert response.content_type == "application/problem+json"
+    assert_not_found(response, path_is_malformed=OBJECT_ID.fullmatch(user_id) is None)
 
 
 # --- audit log --------------------------------------------------------------------------------

@@ -77,7 +77,7 @@ def test_openapi_has_request_and_response_schemas(client: ApiClient) -> None:
         if op.response is not None:
             success = entry["responses"][str(op.status)]
             assert success["content"], op.name
-        if op.role is not None:
+        if op.min_role is not None:
             assert entry["security"] == [{"bearerAuth": []}]
             assert "401" in entry["responses"]
             assert "403" in entry["responses"]

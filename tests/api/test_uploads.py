@@ -17,7 +17,7 @@ from bson import ObjectId
 
 from shared.config import Settings
 from shared.services import storage
-from tests.api.client import ApiClient, Response, assert_problem
+from tests.api.client import ApiClient, Response, assert_not_found, assert_problem
 from tests.api.conftest import Account, MakeAccount
 from tests.api.uploads_support import (
     TIMEOUT,
@@ -47,6 +47,8 @@ UPLOAD_FIELDS = {
     "thumbnail_url",
     "upload",
 }
+
+OBJECT_ID = re.compile(r"[0-9a-fA-F]{24}")
 
 
 @pytest.fixture(autouse=True)
@@ -467,8 +469,7 @@ def test_malformed_or_unknown_upload_ids_are_404(
 ) -> None:
     response = client.request(method, upload_url(upload_id), token=user.access_token)
 
-    assert response.status == 404
-    assert response.content_type == "application/problem+json"
+    assert_not_found(response, path_is_malformed=OBJECT_ID.fullmatch(upload_id) is None)
 
 
 def test_guest_cannot_read_uploads(client: ApiClient, guest: Account) -> None:

@@ -74,7 +74,7 @@ def test_overlapping_routes_stop_the_host_naming_both_functions_and_the_path(
     error = capsys.readouterr().err
     assert "read_me" in error
     assert "read_user" in error
-    assert "GET /api/v1/users/me" in error
+    assert "GET,OPTIONS /api/v1/users/me" in error
 
 
 def test_invalid_route_template_stops_the_host_naming_the_function(

@@ -8,9 +8,16 @@ from collections.abc import Iterator
 
 import azure.functions as func
 import pytest
-from werkzeug.test import Client, EnvironBuilder, run_wsgi_app
+from werkzeug.test import Client, EnvironBuilder, TestResponse, run_wsgi_app
 
-from devhost.http_app import MAX_REQUEST_BODY_BYTES, FunctionsWsgiApp
+from devhost.cors import PlatformCors
+from devhost.http_app import (
+    MAX_REQUEST_BODY_BYTES,
+    RAW_HEADERS_KEY,
+    FunctionsWsgiApp,
+    body_size_limit,
+    worker_thread_count,
+)
 from devhost.invocation import FunctionInvoker
 from devhost.routes import RouteTable, http_routes
 
@@ -64,17 +71,7 @@ def boom(req: func.HttpRequest) -> func.HttpResponse:
     raise RuntimeError("the pipeline should have caught this")
 
 
-unmatched: list[tuple[str, int]] = []
-
-
-def fake_unmatched_route_response(req: func.HttpRequest, status: int) -> func.HttpResponse:
-    unmatched.append((req.url, status))
-    return func.HttpResponse(
-        json.dumps({"status": status}),
-        status_code=status,
-        mimetype="application/problem+json",
-        headers={"X-Request-ID": "from-pipeline"},
-    )
+ALLOWED_ORIGINS = ["https://app.example", "http://localhost:5173"]
 
 
 @pytest.fixture
@@ -85,12 +82,20 @@ def client() -> Iterator[Client]:
     wsgi_app = FunctionsWsgiApp(
         RouteTable(http_routes(app.get_functions()), "api"),
         invoker,
-        unmatched_route_response=fake_unmatched_route_response,
+        cors=PlatformCors(ALLOWED_ORIGINS),
     )
     calls.clear()
-    unmatched.clear()
     yield Client(wsgi_app)
     invoker.close()
+
+
+def assert_host_answer(response: TestResponse, status: int) -> None:
+    """The Functions host's own answer: the status, an empty body, no app headers."""
+    assert response.status_code == status
+    assert response.data == b""
+    assert "X-Request-ID" not in response.headers
+    assert "Content-Type" not in response.headers
+    assert "Allow" not in response.headers
 
 
 def test_request_reaches_the_function_with_route_params_query_and_body(client: Client) -> None:
@@ -157,49 +162,45 @@ def test_async_function_is_awaited(client: Client) -> None:
     assert client.get("/api/v1/async").text == "from a coroutine"
 
 
-def test_unknown_route_is_answered_by_the_pipeline_with_404(client: Client) -> None:
-    response = client.get("/api/v1/nowhere")
-    assert response.status_code == 404
-    assert response.headers["X-Request-ID"] == "from-pipeline"
-    assert unmatched == [("http://localhost/api/v1/nowhere", 404)]
-
-
-def test_path_outside_the_route_prefix_is_unknown(client: Client) -> None:
-    assert client.get("/v1/echo/x").status_code == 404
+def test_unknown_route_is_answered_by_the_host_with_an_empty_404(client: Client) -> None:
+    assert_host_answer(client.get("/api/v1/nowhere"), 404)
     assert calls == []
 
 
-def test_known_path_with_unserved_method_answers_405_with_allow(client: Client) -> None:
-    response = client.delete("/api/v1/echo/x")
-    assert response.status_code == 405
-    assert response.headers["Allow"] == "GET, OPTIONS, POST"
-    assert unmatched == [("http://localhost/api/v1/echo/x", 405)]
+def test_path_outside_the_route_prefix_is_unknown(client: Client) -> None:
+    assert_host_answer(client.get("/v1/echo/x"), 404)
+    assert calls == []
 
 
-def test_exception_escaping_a_function_answers_plain_500_problem_and_is_logged(
+def test_known_path_with_unserved_method_is_404_not_405(client: Client) -> None:
+    assert_host_answer(client.delete("/api/v1/echo/x"), 404)
+    assert_host_answer(client.head("/api/v1/echo/x"), 404)  # HEAD is not GET
+    assert calls == []
+
+
+def test_exception_escaping_a_function_is_a_bare_500_and_is_logged(
     client: Client, caplog: pytest.LogCaptureFixture
 ) -> None:
     with caplog.at_level(logging.ERROR, logger="devhost.http_app"):
         response = client.get("/api/v1/boom")
-    assert response.status_code == 500
-    assert response.mimetype == "application/problem+json"
-    assert response.json is not None
-    assert response.json["code"] == "internal_error"
-    assert response.json["request_id"] == response.headers["X-Request-ID"]
-    assert "pipeline should have caught" not in response.text
+    assert_host_answer(response, 500)
     assert "boom" in caplog.text
     assert "RuntimeError" in caplog.text  # the traceback is in the log
 
 
-def test_body_over_100_mib_is_refused_with_413_before_it_is_read(client: Client) -> None:
+def test_body_over_the_hosts_limit_is_refused_with_413_before_it_is_read(client: Client) -> None:
     environ = EnvironBuilder(path="/api/v1/echo/x", method="POST", data=b"tiny").get_environ()
     environ["CONTENT_LENGTH"] = str(MAX_REQUEST_BODY_BYTES + 1)
-    app_iter, status, headers = run_wsgi_app(client.application, environ)
-    body = b"".join(app_iter)
+    app_iter, status, _ = run_wsgi_app(client.application, environ)
+    assert b"".join(app_iter) == b""
     assert status.startswith("413")
-    assert headers["Content-Type"] == "application/problem+json"
-    assert json.loads(body)["code"] == "payload_too_large"
     assert calls == []
+
+
+def test_the_body_limit_follows_functions_request_body_size_limit() -> None:
+    assert body_size_limit({}) == 100 * 1024 * 1024
+    assert body_size_limit({"FUNCTIONS_REQUEST_BODY_SIZE_LIMIT": "1024"}) == 1024
+    assert body_size_limit({"FUNCTIONS_REQUEST_BODY_SIZE_LIMIT": "junk"}) == 100 * 1024 * 1024
 
 
 def test_body_shorter_than_its_content_length_is_refused_with_400(client: Client) -> None:
@@ -209,3 +210,94 @@ def test_body_shorter_than_its_content_length_is_refused_with_400(client: Client
     b"".join(app_iter)
     assert status.startswith("400")
     assert calls == []
+
+
+def test_a_url_over_4_kib_is_refused_with_414(client: Client) -> None:
+    assert_host_answer(client.get("/api/v1/echo/x?q=" + "a" * 4100), 414)
+    assert calls == []
+
+
+def test_a_chunked_body_reaches_the_function_empty(client: Client) -> None:
+    environ = EnvironBuilder(path="/api/v1/echo/x", method="POST", data=b'{"x": 1}').get_environ()
+    del environ["CONTENT_LENGTH"]
+    environ["HTTP_TRANSFER_ENCODING"] = "chunked"
+    environ["wsgi.input_terminated"] = True
+    app_iter, status, _ = run_wsgi_app(client.application, environ)
+    assert status.startswith("200")
+    assert json.loads(b"".join(app_iter))["body"] == ""
+
+
+def test_a_query_parameter_with_an_empty_value_is_dropped(client: Client) -> None:
+    response = client.get("/api/v1/echo/x?limit=&q=1&empty")
+    assert response.json is not None
+    assert response.json["params"] == {"q": "1"}
+
+
+def test_header_names_with_underscores_reach_the_function() -> None:
+    app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
+    app.register_functions(blueprint)
+    wsgi_app = FunctionsWsgiApp(
+        RouteTable(http_routes(app.get_functions()), "api"), FunctionInvoker()
+    )
+    environ = EnvironBuilder(path="/api/v1/echo/x").get_environ()
+    environ[RAW_HEADERS_KEY] = [("X_Tenant", "blue"), ("X-Trace", "1")]
+    calls.clear()
+    app_iter, status, _ = run_wsgi_app(wsgi_app, environ)
+    b"".join(app_iter)
+    assert status.startswith("200")
+    assert calls[0].headers.get("x_tenant") == "blue"
+    assert calls[0].headers.get("x-trace") == "1"
+
+
+def test_concurrent_invocations_default_to_the_workers_thread_count() -> None:
+    assert worker_thread_count({"PYTHON_THREADPOOL_THREAD_COUNT": "3"}) == 3
+    assert 5 <= worker_thread_count({}) <= 32
+
+
+# --- the platform's CORS middleware ---------------------------------------------------
+
+
+def test_preflight_from_an_allowed_origin_is_answered_without_the_function(
+    client: Client,
+) -> None:
+    response = client.options(
+        "/api/v1/anything/at/all",
+        headers={
+            "Origin": "http://localhost:5173",
+            "Access-Control-Request-Method": "PATCH",
+            "Access-Control-Request-Headers": "authorization,content-type",
+        },
+    )
+    assert response.status_code == 204
+    assert response.headers["Access-Control-Allow-Origin"] == "http://localhost:5173"
+    assert response.headers["Access-Control-Allow-Methods"] == "PATCH"
+    assert response.headers["Access-Control-Allow-Headers"] == "authorization,content-type"
+    assert response.headers["Vary"] == "Origin"
+    assert "Access-Control-Allow-Credentials" not in response.headers
+    assert calls == []
+
+
+@pytest.mark.parametrize("origin", ["https://evil.example", "null", "https://app.example.evil"])
+def test_preflight_from_another_origin_gets_204_without_cors_headers(
+    client: Client, origin: str
+) -> None:
+    response = client.options(
+        "/api/v1/echo/x", headers={"Origin": origin, "Access-Control-Request-Method": "POST"}
+    )
+    assert response.status_code == 204
+    assert not [name for name, _ in response.headers if name.startswith("Access-Control")]
+    assert calls == []
+
+
+def test_allowed_origin_is_set_once_on_the_functions_answer(client: Client) -> None:
+    response = client.get("/api/v1/echo/x", headers={"Origin": "https://app.example"})
+    assert response.headers.getlist("Access-Control-Allow-Origin") == ["https://app.example"]
+    assert response.headers["Vary"] == "Origin"
+    foreign = client.get("/api/v1/echo/x", headers={"Origin": "https://evil.example"})
+    assert "Access-Control-Allow-Origin" not in foreign.headers
+
+
+def test_options_without_a_preflight_header_reaches_the_function(client: Client) -> None:
+    response = client.options("/api/v1/echo/x", headers={"Origin": "https://app.example"})
+    assert response.status_code == 200
+    assert len(calls) == 1

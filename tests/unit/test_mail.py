@@ -267,7 +267,9 @@ def test_development_without_smtp_host_logs_the_whole_mail(
 def test_outside_development_the_logged_mail_withholds_its_body(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    reload_settings(monkeypatch, ENVIRONMENT="staging", SMTP_HOST="")
+    reload_settings(
+        monkeypatch, ENVIRONMENT="staging", SMTP_HOST="", DATABASE_URL="mongodb://127.0.0.1:9/"
+    )
 
     with caplog.at_level(logging.INFO, logger="shared.services.mail"):
         mailer = get_mailer()
