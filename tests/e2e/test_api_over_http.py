@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.client
 import json
 import re
 from collections.abc import Callable
@@ -71,7 +72,7 @@ def test_preflight_from_allowed_origin_is_granted(local_host: LocalHost) -> None
     assert answer.status == 204
     assert answer.headers["Access-Control-Allow-Origin"] == "http://allowed.example"
     assert "POST" in answer.headers["Access-Control-Allow-Methods"]
-    assert "Content-Type" in answer.headers["Access-Control-Allow-Headers"]
+    assert answer.headers["Access-Control-Allow-Headers"].lower() == "content-type"
     assert answer.headers["Access-Control-Allow-Credentials"] is None
 
 
@@ -85,12 +86,11 @@ def test_preflight_from_foreign_origin_is_not_granted(local_host: LocalHost) -> 
     assert answer.headers["Access-Control-Allow-Origin"] is None
 
 
-def test_unknown_route_is_problem_404(local_host: LocalHost) -> None:
+def test_unknown_route_is_the_hosts_empty_404(local_host: LocalHost) -> None:
     answer = local_host.request("GET", "/api/v1/no-such-thing")
     assert answer.status == 404
-    assert answer.headers["Content-Type"] == "application/problem+json"
-    assert answer.json()["code"] == "not_found"
-    assert answer.headers["X-Frame-Options"] == "DENY"
+    assert answer.body == b""
+    assert "X-Request-ID" not in answer.headers
 
 
 def test_body_errors_are_413_415_400_and_422(local_host: LocalHost) -> None:
@@ -110,6 +110,36 @@ def test_body_errors_are_413_415_400_and_422(local_host: LocalHost) -> None:
     for answer in (too_big, wrong_type, broken, injected):
         assert answer.headers["Content-Type"] == "application/problem+json"
         assert answer.json()["request_id"] == answer.headers["X-Request-ID"]
+
+
+def test_a_chunked_body_arrives_empty_as_on_azure(local_host: LocalHost) -> None:
+    # Azure hands the worker no body without Content-Length: a streaming client's login is 4xx.
+    connection = http.client.HTTPConnection(urlsplit(local_host.base_url).netloc, timeout=10)
+    try:
+        connection.putrequest("POST", "/api/v1/auth/login")
+        connection.putheader("Content-Type", "application/json")
+        connection.putheader("Transfer-Encoding", "chunked")
+        connection.endheaders()
+        payload = json.dumps({"email": "x@example.com", "password": PASSWORD}).encode()
+        connection.send(b"%x\r\n%s\r\n0\r\n\r\n" % (len(payload), payload))
+        response = connection.getresponse()
+        assert response.status == 400
+        assert json.loads(response.read())["code"] == "invalid_json"
+    finally:
+        connection.close()
+
+
+def test_an_empty_query_value_is_dropped_as_on_azure(local_host: LocalHost) -> None:
+    account = {"email": "empty-query@example.com", "password": PASSWORD}
+    assert post(local_host, "/api/v1/auth/register", account)[0] == 201
+    status, tokens = post(local_host, "/api/v1/auth/login", account)
+    assert status == 200
+    answer = local_host.request(
+        "GET",
+        "/api/v1/uploads?limit=",
+        headers={"Authorization": f"Bearer {tokens['access_token']}"},
+    )
+    assert answer.status == 200  # the default limit, not a 422 for ""
 
 
 def test_register_login_me_refresh_logout(local_host: LocalHost) -> None:

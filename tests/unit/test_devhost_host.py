@@ -77,6 +77,41 @@ def test_overlapping_routes_stop_the_host_naming_both_functions_and_the_path(
     assert "GET,OPTIONS /api/v1/users/me" in error
 
 
+def test_same_template_with_a_shared_method_stops_the_host_like_azure_would(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Azure refuses the later function by name ("conflicts with the route defined by...").
+    app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
+
+    @app.route(route="v1/users/me", methods=["GET", "OPTIONS"])
+    def users_me_get(req: func.HttpRequest) -> func.HttpResponse:
+        return func.HttpResponse()
+
+    @app.route(route="/V1/Users/Me/", methods=["PATCH", "OPTIONS"])
+    def users_me_update(req: func.HttpRequest) -> func.HttpResponse:
+        return func.HttpResponse()
+
+    assert run(_config(tmp_path, _install_app(monkeypatch, app))) == 1
+    error = capsys.readouterr().err
+    assert "users_me_update: The route specified" in error
+    assert "conflicts with the route defined by function 'users_me_get'" in error
+
+
+def test_a_route_in_the_hosts_reserved_space_stops_the_host(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
+
+    @app.route(route="admin/stats", methods=["GET"])
+    def stats(req: func.HttpRequest) -> func.HttpResponse:
+        return func.HttpResponse()
+
+    assert run(_config(tmp_path, _install_app(monkeypatch, app))) == 1
+    assert "stats: The specified route 'admin/stats' conflicts with one or more built in" in (
+        capsys.readouterr().err
+    )
+
+
 def test_invalid_route_template_stops_the_host_naming_the_function(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
