@@ -41,7 +41,7 @@ typecheck: $(DEPS_STAMP)
 	$(PY) -m mypy
 
 pytest: $(DEPS_STAMP) $(NODE_STAMP)
-	$(PY) -m pytest
+	$(PY) -m pytest --cov --cov-report=
 
 test: lint typecheck pytest
 
