@@ -74,6 +74,9 @@ class Settings(BaseSettings):
     UPLOADS_CONTAINER: str = "uploads"
     THUMBNAILS_CONTAINER: str = "thumbnails"
     QUARANTINE_CONTAINER: str = "quarantine"
+    # Processed files are served from here: a container the upload URL cannot write
+    # and the blob trigger does not watch, so the processor never triggers itself.
+    FILES_CONTAINER: str = "files"
     UPLOAD_MAX_BYTES: Annotated[int, Field(ge=1)] = 50 * 1024 * 1024
     UPLOAD_ALLOWED_TYPES: Annotated[list[str], NoDecode] = [
         "image/jpeg",
@@ -84,6 +87,10 @@ class Settings(BaseSettings):
     ]
     UPLOAD_QUOTA_BYTES: Annotated[int, Field(ge=1)] = 1024 * 1024 * 1024
     UPLOAD_URL_TTL_SECONDS: Annotated[int, Field(ge=60, le=3600)] = 900
+    # How long an upload may stay pending (its owner can fetch fresh upload URLs meanwhile).
+    UPLOAD_PENDING_HOURS: Annotated[int, Field(ge=1, le=720)] = 24
+    # Rejected uploads stay in quarantine (and count against the quota) this long.
+    QUARANTINE_RETENTION_DAYS: Annotated[int, Field(ge=1, le=3650)] = 30
     UPLOADS_TRIGGER_SOURCE: TriggerSource = TriggerSource.EVENT_GRID
     CLAMD_URL: str = ""
 

@@ -18,7 +18,7 @@ from pymongo import ReturnDocument
 
 from shared import clock
 from shared.db import collections
-from shared.db.client import Document
+from shared.db.names import Document
 from shared.repositories.pages import DocumentPage, find_page
 
 PENDING = "pending"
@@ -29,6 +29,13 @@ FAILED = "failed"
 TERMINAL_STATUSES = (READY, REJECTED, FAILED)
 # Blob versions remembered per record; a handful at most are ever written.
 MAX_PROCESSED_ETAGS = 20
+# Bytes really stored for a record, set by processing: the served file and its
+# thumbnail (ready), and every version kept in quarantine (rejected, or re-created).
+STORED_BYTES = "stored_bytes"
+QUARANTINED_BYTES = "quarantined_bytes"
+# The served file lives in the files container (records processed before it existed
+# are served from the uploads container).
+STORED_IN_FILES = "stored_in_files"
 
 
 def insert_upload(
@@ -40,9 +47,9 @@ def insert_upload(
     size_bytes: int,
     blob_name: str,
     upload_expires_at: datetime,
+    now: datetime,
 ) -> Document:
-    """Create a pending upload record with a server-chosen id."""
-    now = clock.now()
+    """Create a pending upload record with a server-chosen id, created ``now``."""
     document: Document = {
         "_id": upload_id,
         "owner_id": owner_id,
@@ -80,23 +87,40 @@ def list_uploads(
     return find_page(collections.uploads(), query, limit=limit, cursor=cursor)
 
 
-def reserved_bytes(owner_id: str, *, now: datetime) -> int:
-    """Declared bytes that count against the owner's quota.
+def reserved_bytes(owner_id: str, *, pending_since: datetime) -> int:
+    """Bytes that count against the owner's quota.
 
-    Processing and ready uploads count; pending ones only while their upload URL
-    still works, so abandoned uploads do not hold quota forever.
+    A pending upload counts its declared size while its pending window is open (it
+    was created after ``pending_since``), so an abandoned one stops holding quota; a
+    processing or failed one (its blob is kept) its declared size; a ready one what
+    is stored for it (the declared size for records from before that was kept).
+    Whatever sits in quarantine for a record counts on top, at its real size, until
+    it is deleted or purged.
     """
+    open_pending = {
+        "$and": [{"$eq": ["$status", PENDING]}, {"$gt": ["$created_at", pending_since]}]
+    }
+    held = {
+        "$add": [
+            {"$ifNull": [f"${QUARANTINED_BYTES}", 0]},
+            {
+                "$cond": [
+                    {"$eq": ["$status", READY]},
+                    {"$ifNull": [f"${STORED_BYTES}", "$size_bytes"]},
+                    {
+                        "$cond": [
+                            {"$or": [{"$in": ["$status", [PROCESSING, FAILED]]}, open_pending]},
+                            "$size_bytes",
+                            0,
+                        ]
+                    },
+                ]
+            },
+        ]
+    }
     pipeline: list[dict[str, Any]] = [
-        {
-            "$match": {
-                "owner_id": owner_id,
-                "$or": [
-                    {"status": {"$in": [PROCESSING, READY]}},
-                    {"status": PENDING, "upload_expires_at": {"$gt": now}},
-                ],
-            }
-        },
-        {"$group": {"_id": None, "bytes": {"$sum": "$size_bytes"}}},
+        {"$match": {"owner_id": owner_id}},
+        {"$group": {"_id": None, "bytes": {"$sum": held}}},
     ]
     rows = list(collections.uploads().aggregate(pipeline))
     return int(rows[0]["bytes"]) if rows else 0
@@ -207,11 +231,21 @@ def finish_processing(
     )
 
 
-def remember_etag(upload_id: ObjectId, etag: str) -> None:
-    """Note a blob version as handled without changing the record's status."""
+def remember_etag(upload_id: ObjectId, etag: str, *, quarantined_bytes: int = 0) -> None:
+    """Note a blob version as handled (and any bytes it left in quarantine)."""
+    update: dict[str, Any] = {
+        "$push": {"processed_etags": {"$each": [etag], "$slice": -MAX_PROCESSED_ETAGS}}
+    }
+    if quarantined_bytes:
+        update["$inc"] = {QUARANTINED_BYTES: quarantined_bytes}
+    collections.uploads().update_one({"_id": upload_id}, update)
+
+
+def release_quarantined_bytes(upload_id: ObjectId, size: int) -> None:
+    """A quarantined blob of this record was purged: it no longer counts (maintenance)."""
     collections.uploads().update_one(
-        {"_id": upload_id},
-        {"$push": {"processed_etags": {"$each": [etag], "$slice": -MAX_PROCESSED_ETAGS}}},
+        {"_id": upload_id, QUARANTINED_BYTES: {"$gte": size}},
+        {"$inc": {QUARANTINED_BYTES: -size}, "$set": {"updated_at": clock.now()}},
     )
 
 

@@ -62,7 +62,12 @@ class UploadCreate(RequestModel):
 
 
 class UploadInstructions(ResponseModel):
-    """How to PUT the file straight to Blob Storage; the URL works once and briefly."""
+    """How to PUT the file straight to Blob Storage: a create-only URL for one blob.
+
+    It creates that blob once (Put Blob, or Put Block + Put Block List) and may take a
+    snapshot of it; it can neither read, list, overwrite nor delete. Snapshots and the
+    uploaded blob itself are removed by processing.
+    """
 
     url: str
     method: Literal["PUT"] = "PUT"
@@ -98,7 +103,8 @@ class Upload(ResponseModel):
     metadata: ImageMetadata | PdfMetadata | None = None
     download_url: str | None = None
     thumbnail_url: str | None = None
-    upload: UploadInstructions | None = None
+    # Only the owner of a pending upload sees it; for everyone else the key is absent.
+    upload: UploadInstructions | None = Field(default=None, exclude_if=lambda value: value is None)
 
 
 UploadsPage = Page[Upload]

@@ -64,7 +64,17 @@ CONNECT_TIMEOUT_SECONDS = 5
 PING_TIMEOUT_SECONDS = 3
 CORS_MAX_AGE_SECONDS = 3600
 CORS_METHODS = ["PUT", "GET", "HEAD", "OPTIONS"]
-CORS_ALLOWED_HEADERS = ["x-ms-blob-type", "content-type", "x-ms-*"]
+# What the Azure SDKs send (conditional and checksum headers included) and read back.
+CORS_ALLOWED_HEADERS = [
+    "x-ms-*",
+    "content-type",
+    "content-md5",
+    "if-none-match",
+    "if-match",
+    "if-modified-since",
+    "if-unmodified-since",
+    "range",
+]
 CORS_EXPOSED_HEADERS = ["etag", "last-modified", "content-length", "content-type", "x-ms-*"]
 
 # Blob names are built only from server-issued ids: no slashes, dots or escapes that
@@ -170,8 +180,14 @@ def upload_blob_name(owner_id: str, upload_id: str) -> str:
     return f"{owner_id}/{upload_id}"
 
 
-def upload_sas(*, owner_id: str, upload_id: str, content_type: str) -> UploadTarget:
-    """A create-only SAS for exactly one new blob in the uploads container."""
+def upload_sas(
+    *, owner_id: str, upload_id: str, content_type: str, not_after: datetime | None = None
+) -> UploadTarget:
+    """A create-only SAS for exactly one new blob in the uploads container.
+
+    It expires ``UPLOAD_URL_TTL_SECONDS`` from now, or at ``not_after`` if that is sooner
+    (the end of the upload's pending window: no URL outlives its upload).
+    """
     blob_name = upload_blob_name(owner_id, upload_id)
     if not _HEADER_VALUE.fullmatch(content_type):
         raise ValueError("content_type must be a printable ASCII header value")
@@ -179,8 +195,16 @@ def upload_sas(*, owner_id: str, upload_id: str, content_type: str) -> UploadTar
     # SAS times have whole-second precision; report exactly what was signed.
     now = _utcnow().replace(microsecond=0)
     expires_at = now + timedelta(seconds=settings.UPLOAD_URL_TTL_SECONDS)
+    if not_after is not None:
+        # Rounded down: a URL may end a little early, never after its upload's window.
+        expires_at = min(expires_at, not_after.astimezone(UTC).replace(microsecond=0))
+        if expires_at <= now:
+            raise ValueError("the upload's pending window has ended")
     # Create-only ("c"): Put Blob succeeds for a new blob and is refused once the
     # blob exists, so a leaked URL can neither overwrite nor read what was uploaded.
+    # From service version 2026-04-06 "c" also allows Put Block / Put Block List (the
+    # SDKs' block uploads) and, as it always did, Snapshot Blob: the processor deletes
+    # every snapshot with the blob. Never add "w" here: it would allow overwrites.
     url = _signed_url(
         settings,
         container=settings.UPLOADS_CONTAINER,
@@ -209,10 +233,11 @@ def read_sas_url(*, container: str, blob_name: str, minutes: int = 5) -> str:
 
 
 def ensure_containers(*, connection_string: str | None = None) -> None:
-    """Create the uploads, thumbnails and quarantine containers if missing."""
+    """Create the uploads, files, thumbnails and quarantine containers if missing."""
     settings = get_settings()
     names = (
         settings.UPLOADS_CONTAINER,
+        settings.FILES_CONTAINER,
         settings.THUMBNAILS_CONTAINER,
         settings.QUARANTINE_CONTAINER,
     )
@@ -374,6 +399,32 @@ def replace_blob_from_file(
             **_pinned(etag),
         )
     return _require_etag(result.get("etag"))
+
+
+def write_file(
+    container: str, name: str, path: str | Path, *, content_type: str, content_disposition: str
+) -> str:
+    """Write (or replace) a blob from a local file, streamed, with its serving headers."""
+    file_path = Path(path)
+    settings = ContentSettings(content_type=content_type, content_disposition=content_disposition)
+    with file_path.open("rb") as stream, _translated_errors():
+        result = _blob(container, name).upload_blob(
+            stream, length=file_path.stat().st_size, overwrite=True, content_settings=settings
+        )
+    return _require_etag(result.get("etag"))
+
+
+def delete_blob_version(container: str, name: str, *, etag: str) -> bool:
+    """Delete a blob and every snapshot of it if it still has ``etag``; False when gone.
+
+    A blob that changed meanwhile is BlobChanged and stays: its own event handles it.
+    """
+    with _translated_errors():
+        try:
+            _blob(container, name).delete_blob(delete_snapshots="include", **_pinned(etag))
+        except ResourceNotFoundError:
+            return False
+    return True
 
 
 def delete_blob_if_exists(container: str, name: str) -> bool:

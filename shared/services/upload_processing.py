@@ -11,13 +11,16 @@ For a new blob in the uploads container ``process_blob``:
    (``malware``) so no parser touches unscanned bytes;
 4. sniffs the real type from the first bytes (``type_mismatch``), then parses with
    limits (``too_large`` for pixel floods and oversized PDFs, ``corrupt``);
-5. images: replaces the blob with a metadata-free copy and writes a WebP thumbnail;
-   PDFs: records page count, title and an excerpt. The blob is served with the
-   sniffed Content-Type and an attachment Content-Disposition; the versions the
-   processor writes itself are remembered, so their own blob events do nothing;
-6. rejected blobs move to the quarantine container and leave an ``upload.rejected``
-   audit event; transient failures raise for the host to retry, and the last
-   attempt marks the record ``failed``.
+5. images: writes a metadata-free copy and a WebP thumbnail; PDFs: records page
+   count, title and an excerpt and copies the checked bytes. The file is written to
+   the files container (served with the sniffed Content-Type and an attachment
+   Content-Disposition), which the upload URL cannot write and the trigger does not
+   watch, so the processor's own writes never invoke it again; once the record is
+   ready, the uploaded blob is deleted with every snapshot of it;
+6. rejected blobs (snapshots dropped) move to the quarantine container, count
+   against the owner's quota there and leave an ``upload.rejected`` audit event;
+   transient failures raise for the host to retry, and the last attempt marks the
+   record ``failed``.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ import re
 import secrets
 import tempfile
 from collections.abc import Iterator
+from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import timedelta
 from enum import StrEnum
@@ -39,7 +43,7 @@ from bson import ObjectId
 
 from shared import clock
 from shared.config import Settings, get_settings
-from shared.db.client import Document
+from shared.db.names import Document
 from shared.identity import SYSTEM
 from shared.repositories import uploads as upload_records
 from shared.schemas.uploads import RejectionReason
@@ -157,13 +161,26 @@ def process_blob(
         except storage.BlobNotFound:
             return _outcome(name, Result.GONE, record)
     if etag in record.get("processed_etags", []):
+        if record["status"] == upload_records.READY and record.get(upload_records.STORED_IN_FILES):
+            _discard_uploaded(name, etag, settings)  # a retried clean-up (see below)
         return _outcome(name, Result.DUPLICATE, record, etag)
     if record["status"] in upload_records.TERMINAL_STATUSES:
         return _quarantine_unexpected_version(record, etag, settings)
     job = _claim(record, etag, attempt=attempt, max_attempts=max_attempts, settings=settings)
     if isinstance(job, ProcessingOutcome):
         return job
-    return _run(job)
+    outcome = _run(job)
+    if outcome.result is Result.READY:
+        # After the record is ready, so a failure here loses nothing: it raises, the host
+        # delivers the event again, and the DUPLICATE branch above finishes the job.
+        _discard_uploaded(name, etag, settings)
+    return outcome
+
+
+def _discard_uploaded(name: str, etag: str, settings: Settings) -> None:
+    """Delete the uploaded blob version (and any snapshot of it) once its file is served."""
+    with suppress(storage.BlobChanged):  # a newer version has its own event
+        storage.delete_blob_version(settings.UPLOADS_CONTAINER, name, etag=etag)
 
 
 def _record_for(name: str) -> Document | None:
@@ -325,11 +342,10 @@ def _publish_image(
 ) -> ProcessingOutcome:
     settings = job.settings
     image = media.process_image(str(received.path), out_dir=workdir)
-    new_etag = storage.replace_blob_from_file(
-        settings.UPLOADS_CONTAINER,
+    storage.write_file(
+        settings.FILES_CONTAINER,
         job.name,
         image.stripped_path,
-        etag=job.etag,
         content_type=image.content_type,
         content_disposition=media.content_disposition(job.record["filename"]),
     )
@@ -340,41 +356,52 @@ def _publish_image(
         # The digest clients can check a download against: that of the file served.
         facts["sha256"] = hashlib.file_digest(stripped, "sha256").hexdigest()
     metadata = {"width": image.width, "height": image.height, "format": image.format}
-    return _finish_ready(job, new_etag, {**facts, "metadata": metadata, "thumbnail": True})
+    stored = Path(image.stripped_path).stat().st_size + len(image.thumbnail)
+    return _finish_ready(job, stored, {**facts, "metadata": metadata, "thumbnail": True})
 
 
 def _publish_pdf(job: _Job, received: _Received, facts: dict[str, Any]) -> ProcessingOutcome:
     pdf = media.inspect_pdf(str(received.path))
-    new_etag = storage.set_blob_http_headers(
-        job.settings.UPLOADS_CONTAINER,
+    # The very bytes that were scanned and parsed, from the spooled copy.
+    storage.write_file(
+        job.settings.FILES_CONTAINER,
         job.name,
+        received.path,
         content_type="application/pdf",
         content_disposition=media.content_disposition(job.record["filename"]),
-        etag=job.etag,
     )
     metadata = {"page_count": pdf.page_count, "title": pdf.title, "text_excerpt": pdf.text_excerpt}
-    return _finish_ready(job, new_etag, {**facts, "metadata": metadata, "thumbnail": False})
+    stored = received.path.stat().st_size
+    return _finish_ready(job, stored, {**facts, "metadata": metadata, "thumbnail": False})
 
 
-def _finish_ready(job: _Job, new_etag: str, fields: dict[str, Any]) -> ProcessingOutcome:
+def _finish_ready(job: _Job, stored_bytes: int, fields: dict[str, Any]) -> ProcessingOutcome:
     finished = upload_records.finish_processing(
         job.upload_id,
         claim=job.claim,
         status=upload_records.READY,
-        etags=[job.etag, new_etag],
-        fields={**fields, "processed_at": clock.now()},
+        etags=[job.etag],
+        fields={
+            **fields,
+            upload_records.STORED_BYTES: stored_bytes,
+            upload_records.STORED_IN_FILES: True,
+            "processed_at": clock.now(),
+        },
     )
     if finished is None:
         _discard_orphans(job)
         return _outcome(job.name, Result.GONE, job.record, job.etag)
-    _log("processing.ready", job.name, job.etag, new_etag=new_etag)
+    _log("processing.ready", job.name, job.etag, stored_bytes=stored_bytes)
     return _outcome(job.name, Result.READY, finished, job.etag)
 
 
 def _complete_rejection(job: _Job, rejection: _Rejection) -> ProcessingOutcome:
     """Quarantine the blob, settle the record and leave one audit event."""
     settings = job.settings
+    # The move drops the blob's snapshots with it; the quarantined copy has none.
     storage.move_blob(settings.UPLOADS_CONTAINER, job.name, settings.QUARANTINE_CONTAINER)
+    # What is really held for the owner now, whatever size was declared.
+    held = storage.blob_properties(settings.QUARANTINE_CONTAINER, job.name).size
     finished = upload_records.finish_processing(
         job.upload_id,
         claim=job.claim,
@@ -383,6 +410,7 @@ def _complete_rejection(job: _Job, rejection: _Rejection) -> ProcessingOutcome:
         fields={
             **rejection.fields,
             "rejection_reason": rejection.reason.value,
+            upload_records.QUARANTINED_BYTES: held,
             "processed_at": clock.now(),
         },
     )
@@ -451,7 +479,8 @@ def _quarantine_unexpected_version(
         return _outcome(name, Result.SUPERSEDED, record, etag)
     target = _free_quarantine_name(name, settings)
     storage.move_blob(settings.UPLOADS_CONTAINER, name, settings.QUARANTINE_CONTAINER, target)
-    upload_records.remember_etag(record["_id"], etag)
+    # Kept in quarantine on the owner's account: it counts against their quota.
+    upload_records.remember_etag(record["_id"], etag, quarantined_bytes=info.size)
     rejection = _Rejection(
         RejectionReason.UNKNOWN_UPLOAD,
         details={"size": info.size, "unexpected_version": True, "status": record["status"]},
@@ -483,6 +512,7 @@ def _discard_orphans(job: _Job) -> None:
     if upload_records.find_by_id(job.upload_id) is not None:
         return  # the claim was taken over; the new holder owns the blob now
     storage.delete_blob_if_exists(job.settings.UPLOADS_CONTAINER, job.name)
+    storage.delete_blob_if_exists(job.settings.FILES_CONTAINER, job.name)
     storage.delete_blob_if_exists(job.settings.THUMBNAILS_CONTAINER, job.name)
 
 

@@ -2,7 +2,9 @@
 
 Browsers PUT file bytes straight to Blob Storage with a create-only SAS for one
 server-named blob (``{owner_id}/{upload_id}``); the API only hands out that SAS and,
-once processing made the upload ``ready``, short read-only links.
+once processing made the upload ``ready``, short read-only links. While an upload is
+pending (``UPLOAD_PENDING_HOURS``) its owner's GET hands out a fresh SAS for the same
+blob, so a client that lost the first answer can resume; no SAS outlives that window.
 """
 
 from __future__ import annotations
@@ -10,13 +12,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime, timedelta
 from pathlib import PurePosixPath
 
 from bson import ObjectId
 
 from shared import clock
 from shared.config import Settings, get_settings
-from shared.db.client import Document
+from shared.db.names import Document
 from shared.errors import Forbidden, NotFound, ServiceUnavailable, ValidationFailed
 from shared.identity import Caller, Principal
 from shared.repositories import uploads as upload_records
@@ -65,9 +68,14 @@ def create_upload(principal: Principal, payload: UploadCreate) -> Upload:
         )
     _check_quota(principal.user_id, payload.size_bytes, settings, already_recorded=False)
     upload_id = ObjectId()
+    now = clock.now()
+    pending_until = now + timedelta(hours=settings.UPLOAD_PENDING_HOURS)
     with storage_errors_as_503():
         target = storage.upload_sas(
-            owner_id=principal.user_id, upload_id=str(upload_id), content_type=content_type
+            owner_id=principal.user_id,
+            upload_id=str(upload_id),
+            content_type=content_type,
+            not_after=pending_until,
         )
     record = upload_records.insert_upload(
         upload_id=upload_id,
@@ -77,6 +85,7 @@ def create_upload(principal: Principal, payload: UploadCreate) -> Upload:
         size_bytes=payload.size_bytes,
         blob_name=target.blob_name,
         upload_expires_at=target.expires_at,
+        now=now,
     )
     try:
         # Checked again with this record in place: two uploads racing past the first
@@ -94,7 +103,8 @@ def create_upload(principal: Principal, payload: UploadCreate) -> Upload:
 def _check_quota(
     owner_id: str, size_bytes: int, settings: Settings, *, already_recorded: bool
 ) -> None:
-    reserved = upload_records.reserved_bytes(owner_id, now=clock.now())
+    pending_since = clock.now() - timedelta(hours=settings.UPLOAD_PENDING_HOURS)
+    reserved = upload_records.reserved_bytes(owner_id, pending_since=pending_since)
     total = reserved if already_recorded else reserved + size_bytes
     if total > settings.UPLOAD_QUOTA_BYTES:
         in_use = reserved - size_bytes if already_recorded else reserved
@@ -127,9 +137,15 @@ def list_uploads(principal: Principal, query: UploadListQuery) -> UploadsPage:
 
 
 def get_upload(principal: Principal, upload_id: str) -> Upload:
-    """One upload with fresh download links when it is ready; others' uploads are 404."""
+    """One upload with fresh links: download links when ready, upload URL while pending.
+
+    Others' uploads are 404 (admins see them, but never their upload URL).
+    """
     record = _visible(principal, upload_id)
     upload = public_upload(record)
+    if record["status"] == upload_records.PENDING and record["owner_id"] == principal.user_id:
+        instructions = _resume_instructions(record)
+        return upload.model_copy(update={"upload": instructions}) if instructions else upload
     if record["status"] != upload_records.READY:
         return upload
     from shared.services import storage
@@ -137,9 +153,14 @@ def get_upload(principal: Principal, upload_id: str) -> Upload:
     if not storage.storage_configured():
         return upload
     settings = get_settings()
+    files = (
+        settings.FILES_CONTAINER
+        if record.get(upload_records.STORED_IN_FILES)
+        else settings.UPLOADS_CONTAINER  # processed before the files container existed
+    )
     with storage_errors_as_503():
         download_url = storage.read_sas_url(
-            container=settings.UPLOADS_CONTAINER,
+            container=files,
             blob_name=record["blob_name"],
             minutes=DOWNLOAD_URL_MINUTES,
         )
@@ -153,6 +174,30 @@ def get_upload(principal: Principal, upload_id: str) -> Upload:
             else None
         )
     return upload.model_copy(update={"download_url": download_url, "thumbnail_url": thumbnail_url})
+
+
+def _resume_instructions(record: Document) -> UploadInstructions | None:
+    """A fresh create-only URL for a pending upload's blob; None once its window ended."""
+    from shared.services import storage
+
+    pending_until = _pending_until(record, get_settings())
+    # Less than a minute left is not worth a URL: the maintenance job expires it soon.
+    if pending_until - clock.now() < timedelta(minutes=1):
+        return None
+    with storage_errors_as_503():
+        target = storage.upload_sas(
+            owner_id=record["owner_id"],
+            upload_id=str(record["_id"]),
+            content_type=record["content_type"],
+            not_after=pending_until,
+        )
+    return UploadInstructions(url=target.url, headers=target.headers, expires_at=target.expires_at)
+
+
+def _pending_until(record: Document, settings: Settings) -> datetime:
+    """The end of the upload's pending window (when the maintenance job expires it)."""
+    created_at: datetime = record["created_at"]
+    return created_at + timedelta(hours=settings.UPLOAD_PENDING_HOURS)
 
 
 def delete_upload(principal: Principal, upload_id: str, *, caller: Caller) -> None:
@@ -222,7 +267,7 @@ def _visible(principal: Principal, upload_id: str) -> Document:
 
 
 def _delete_blobs(record: Document) -> None:
-    """Delete the upload's blob, thumbnail and every quarantined version of it."""
+    """Delete the upload's blob, served file, thumbnail and every quarantined version."""
     from shared.services import storage
 
     if not storage.storage_configured():
@@ -231,6 +276,7 @@ def _delete_blobs(record: Document) -> None:
     name = storage.upload_blob_name(record["owner_id"], str(record["_id"]))
     with storage_errors_as_503():
         storage.delete_blob_if_exists(settings.UPLOADS_CONTAINER, name)
+        storage.delete_blob_if_exists(settings.FILES_CONTAINER, name)
         storage.delete_blob_if_exists(settings.THUMBNAILS_CONTAINER, name)
         # Versions quarantined after the first carry a suffix; see upload_processing.
         for blob in storage.list_blobs(settings.QUARANTINE_CONTAINER, prefix=name):

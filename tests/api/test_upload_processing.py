@@ -331,23 +331,50 @@ def test_a_blob_recreated_after_rejection_is_quarantined_beside_the_first(
     assert list(storage.list_blobs(azurite_storage.QUARANTINE_CONTAINER, prefix=name)) == []
 
 
-def test_rejected_uploads_do_not_count_against_the_quota(
-    client: ApiClient, user: Account, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+def test_bytes_kept_in_quarantine_count_against_the_quota_until_deleted(
+    client: ApiClient, user: Account, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    path = media_samples.write_exe_stub(tmp_path)
-    size = path.stat().st_size
-    change_settings(monkeypatch, UPLOAD_QUOTA_BYTES=str(size))
-    upload = upload_file(client, user, path, filename="x.png", content_type="image/png")
+    change_settings(monkeypatch, UPLOAD_QUOTA_BYTES=str(1024 * 1024))
+    lying = b"\x89PNG" + b"\0" * (3 * 1024 * 1024 - 4)  # declared 1 KB, really 3 MiB
+    uploads = [start_upload(client, user, size_bytes=1000) for _ in range(3)]
+    for upload in uploads:
+        assert put_bytes(upload, lying).status_code == 201
+        assert process(upload).rejection_reason == "size_mismatch"
+
     refused = client.post(
         UPLOADS_URL,
-        json={"filename": "y.png", "content_type": "image/png", "size_bytes": size},
+        json={"filename": "y.png", "content_type": "image/png", "size_bytes": 1},
         token=user.access_token,
     )
+
     assert refused.status == 422
+    assert refused.json["code"] == "quota_exceeded"
+    assert f"({3 * len(lying)} in use)" in refused.json["detail"]
+    for upload in uploads:
+        assert client.delete(f"{UPLOADS_URL}/{upload['id']}", token=user.access_token).status == 204
+    assert start_upload(client, user, size_bytes=1000)["status"] == "pending"
 
-    process(upload)
 
-    assert start_upload(client, user, size_bytes=size)["status"] == "pending"
+def test_a_version_re_created_after_processing_counts_in_quarantine_too(
+    client: ApiClient, user: Account, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    path = media_samples.write_png(tmp_path)
+    upload = upload_file(client, user, path, content_type="image/png")
+    assert process(upload).result is Result.READY
+    stored = stored_record(upload)["stored_bytes"]
+    # The upload URL still works for a while, and the blob is gone once processed.
+    assert put_bytes(upload, b"\0" * 500_000).status_code == 201
+    assert process(upload).rejection_reason == "unknown_upload"
+
+    change_settings(monkeypatch, UPLOAD_QUOTA_BYTES=str(stored + 500_000))
+    refused = client.post(
+        UPLOADS_URL,
+        json={"filename": "y.png", "content_type": "image/png", "size_bytes": 1},
+        token=user.access_token,
+    )
+
+    assert refused.status == 422
+    assert f"({stored + 500_000} in use)" in refused.json["detail"]
 
 
 # --- exactly once ----------------------------------------------------------------------
@@ -375,19 +402,22 @@ def test_the_same_rejected_version_delivered_twice_gives_one_result(
     assert len(rejection_events(client, admin)) == 1
 
 
-def test_the_same_ready_version_and_the_processors_own_write_do_nothing(
+def test_processed_files_live_outside_the_watched_container_and_redelivery_does_nothing(
     client: ApiClient, user: Account, azurite_storage: Settings, tmp_path: Path
 ) -> None:
     upload = upload_file(client, user, media_samples.write_png(tmp_path), content_type="image/png")
     first = process(upload)
     before = get_upload(client, user, upload)
-    rewritten = storage.blob_properties(azurite_storage.UPLOADS_CONTAINER, blob_name(upload))
+    name = blob_name(upload)
 
+    # Nothing left in the container the trigger watches: no write of the processor's
+    # can fire it again, and the upload URL cannot touch what is served.
+    assert list(storage.list_blobs(azurite_storage.UPLOADS_CONTAINER)) == []
+    assert blob_exists(azurite_storage.FILES_CONTAINER, name)
+    assert f"/{azurite_storage.FILES_CONTAINER}/{name}?" in before["download_url"]
     original_again = process(upload, etag=first.etag)
-    own_write = process(upload, etag=rewritten.etag)
-    current = process(upload)
 
-    assert [original_again.result, own_write.result, current.result] == [Result.DUPLICATE] * 3
+    assert (first.result, original_again.result) == (Result.READY, Result.DUPLICATE)
     after = get_upload(client, user, upload)
     assert (after["updated_at"], after["sha256"]) == (before["updated_at"], before["sha256"])
 
@@ -549,3 +579,42 @@ def test_without_clamd_url_the_scan_is_skipped(
 
     assert process(upload).result is Result.READY
     assert stored_record(upload)["scan"] == "skipped"
+
+
+# --- what the upload URL can create beside the blob ------------------------------------
+
+
+def take_snapshot(upload: dict[str, Any]) -> None:
+    """Snapshot the uploaded blob through its create-only URL, as Azure allows."""
+    response = requests.put(f"{upload['upload']['url']}&comp=snapshot", timeout=TIMEOUT)
+    assert response.status_code == 201, response.text
+
+
+def everything_under(container: str, name: str) -> list[tuple[str, str | None]]:
+    """Blobs and snapshots named ``name`` (or under it) in ``container``."""
+    client = storage._service().get_container_client(container)
+    listed = client.list_blobs(name_starts_with=name, include=["snapshots"])
+    return [(blob.name, blob.snapshot) for blob in listed]
+
+
+@pytest.mark.parametrize("rejected", [False, True], ids=["ready", "rejected"])
+def test_no_snapshot_taken_through_the_upload_url_survives_processing(
+    client: ApiClient, user: Account, azurite_storage: Settings, tmp_path: Path, rejected: bool
+) -> None:
+    path = media_samples.write_exe_stub(tmp_path) if rejected else media_samples.write_png(tmp_path)
+    upload = upload_file(client, user, path, filename="a.png", content_type="image/png")
+    take_snapshot(upload)
+    take_snapshot(upload)
+    name = blob_name(upload)
+    assert len(everything_under(azurite_storage.UPLOADS_CONTAINER, name)) == 3
+
+    outcome = process(upload)
+
+    assert outcome.result is (Result.REJECTED if rejected else Result.READY)
+    assert everything_under(azurite_storage.UPLOADS_CONTAINER, name) == []
+    for container in (
+        azurite_storage.FILES_CONTAINER,
+        azurite_storage.THUMBNAILS_CONTAINER,
+        azurite_storage.QUARANTINE_CONTAINER,
+    ):
+        assert all(snapshot is None for _, snapshot in everything_under(container, name))

@@ -9,12 +9,13 @@ import unicodedata
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
 from bson import ObjectId
 
+from shared import clock
 from shared.config import Settings
 from shared.services import storage
 from tests.api.client import ApiClient, Response, assert_not_found, assert_problem
@@ -316,15 +317,20 @@ def test_concurrent_uploads_never_exceed_the_quota_together(
         sys.setswitchinterval(previous)
 
 
-def test_pending_uploads_whose_url_expired_no_longer_count_against_the_quota(
+def test_pending_uploads_count_until_their_pending_window_ends(
     client: ApiClient, user: Account, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     change_settings(monkeypatch, UPLOAD_QUOTA_BYTES="1000", UPLOAD_MAX_BYTES="1000")
-    long_ago = datetime.now(UTC) - timedelta(hours=2)
+    three_hours_ago = datetime.now(UTC) - timedelta(hours=3)
     with monkeypatch.context() as past:
-        past.setattr(storage, "_utcnow", lambda: long_ago)
+        past.setattr(storage, "_utcnow", lambda: three_hours_ago)
+        past.setattr(clock, "now", lambda: three_hours_ago)
         assert create(client, user, size_bytes=1000).status == 201
 
+    # Its first URL expired long ago, but the owner may still resume it: it counts.
+    assert create(client, user, size_bytes=1000).status == 422
+
+    change_settings(monkeypatch, UPLOAD_PENDING_HOURS="2")
     assert create(client, user, size_bytes=1000).status == 201
 
 
@@ -360,7 +366,7 @@ def test_list_shows_only_the_callers_uploads_newest_first_page_by_page(
     assert [item["id"] for item in first.json["items"]] == [mine[2], mine[1]]
     assert [item["id"] for item in second.json["items"]] == [mine[0]]
     assert second.json["next_cursor"] is None
-    assert all(item["upload"] is None for item in first.json["items"])
+    assert all("upload" not in item for item in first.json["items"])
 
 
 def test_list_filters_by_status(client: ApiClient, user: Account) -> None:
@@ -424,7 +430,9 @@ def test_admin_lists_everyones_uploads_or_one_owners(
 # --- reading ---------------------------------------------------------------------------
 
 
-def test_owner_reads_a_pending_upload_without_links(client: ApiClient, user: Account) -> None:
+def test_owner_reads_a_pending_upload_with_a_fresh_url_for_the_same_blob(
+    client: ApiClient, user: Account
+) -> None:
     created = start_upload(client, user)
 
     response = client.get(upload_url(created["id"]), token=user.access_token)
@@ -434,11 +442,81 @@ def test_owner_reads_a_pending_upload_without_links(client: ApiClient, user: Acc
     assert upload["status"] == "pending"
     assert upload["download_url"] is None
     assert upload["thumbnail_url"] is None
-    # The PUT URL is a credential: it is handed out once, in the POST answer.
-    assert upload["upload"] is None
+    fresh, first = upload["upload"], created["upload"]
+    assert urlsplit(fresh["url"]).path == urlsplit(first["url"]).path
+    assert fresh["headers"] == first["headers"]
+    assert parse_qs(urlsplit(fresh["url"]).query)["sp"] == ["c"]  # still create-only
+    assert datetime.fromisoformat(fresh["expires_at"]) >= datetime.fromisoformat(
+        first["expires_at"]
+    )
     assert {k: v for k, v in upload.items() if k != "upload"} == {
         k: v for k, v in created.items() if k != "upload"
     }
+
+
+def test_nobody_but_the_owner_sees_the_upload_url(
+    client: ApiClient, user: Account, admin: Account
+) -> None:
+    created = start_upload(client, user)
+
+    as_admin = client.get(upload_url(created["id"]), token=admin.access_token)
+    listed = client.get(f"{UPLOADS_URL}?all=true", token=admin.access_token)
+    own_list = client.get(UPLOADS_URL, token=user.access_token)
+
+    assert as_admin.status == 200
+    assert as_admin.json["status"] == "pending"
+    assert "upload" not in as_admin.json
+    assert all("upload" not in item for item in listed.json["items"] + own_list.json["items"])
+
+
+def test_no_upload_url_outlives_the_pending_window(
+    client: ApiClient, user: Account, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    change_settings(monkeypatch, UPLOAD_PENDING_HOURS="1", UPLOAD_URL_TTL_SECONDS="3600")
+    fifty_minutes_ago = clock.now() - timedelta(minutes=50)
+    with monkeypatch.context() as past:
+        past.setattr(clock, "now", lambda: fifty_minutes_ago)
+        created = start_upload(client, user)
+
+    resumed = client.get(upload_url(created["id"]), token=user.access_token).json["upload"]
+
+    window_end = fifty_minutes_ago + timedelta(hours=1)
+    assert datetime.fromisoformat(resumed["expires_at"]) <= window_end
+    assert parse_qs(urlsplit(resumed["url"]).query)["se"] == [
+        window_end.strftime("%Y-%m-%dT%H:%M:%SZ")
+    ]
+
+
+def test_a_pending_upload_past_its_window_gets_no_url(
+    client: ApiClient, user: Account, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    change_settings(monkeypatch, UPLOAD_PENDING_HOURS="1")
+    two_hours_ago = clock.now() - timedelta(hours=2)
+    with monkeypatch.context() as past:
+        past.setattr(clock, "now", lambda: two_hours_ago)
+        past.setattr(storage, "_utcnow", lambda: two_hours_ago)
+        created = start_upload(client, user)
+
+    upload = client.get(upload_url(created["id"]), token=user.access_token).json
+
+    assert upload["status"] == "pending"
+    assert "upload" not in upload
+
+
+@pytest.mark.azurite
+def test_a_client_that_lost_the_first_answer_resumes_with_the_url_from_get(
+    client: ApiClient, user: Account, azurite_storage: Settings
+) -> None:
+    created = start_upload(client, user, size_bytes=6)  # its answer is "lost"
+
+    resumed = client.get(upload_url(created["id"]), token=user.access_token).json
+    response = put_bytes(resumed, b"resume")
+
+    assert response.status_code == 201, response.text
+    blob = storage.blob_properties(azurite_storage.UPLOADS_CONTAINER, blob_name(created))
+    assert blob.size == 6
+    # Create-only still: a second PUT through either URL cannot replace it.
+    assert put_bytes(created, b"second").status_code in (403, 409)
 
 
 def test_other_users_get_404_for_someone_elses_upload(
