@@ -3,14 +3,26 @@
 ``python -m devhost.azurite --port 10000 --location .azurite`` runs it in the
 foreground; ``start_azurite()`` does the same for the local host and the tests.
 Once Azurite answers, the blob service gets CORS rules for the dev origins and the
-app's containers exist. An Azurite already listening on the port is reused.
+app's containers exist.
+
+Azurite runs through ``devhost/azurite_blob.js``, which gives create-only SAS tokens
+Azure's current rights (Put Block / Put Block List), so the SDKs' block uploads work
+with the very URL production hands out.
+
+An Azurite belongs to the data folder (``--location``) it serves: one started here
+carries a marker container naming that folder. An Azurite already on the port is
+reused only when its marker names this folder; otherwise the port belongs to another
+checkout, and Azurite starts on a free port instead (``move_if_taken``) or refuses.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
+import json
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -22,6 +34,12 @@ from types import FrameType, TracebackType
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 AZURITE_BIN = REPO_ROOT / "node_modules" / ".bin" / "azurite-blob"
+# Runs the pinned Azurite with Azure's create-permission rule for block uploads.
+AZURITE_LAUNCHER = Path(__file__).resolve().with_name("azurite_blob.js")
+# Names the data folder an Azurite serves (container metadata), and where it listens.
+OWNER_CONTAINER = "devhost-owner"
+OWNER_METADATA_KEY = "location"
+STATE_FILE = "devhost-azurite.json"
 AZURITE_HOST = "127.0.0.1"
 DEFAULT_PORT = 10000
 DEFAULT_LOCATION = ".azurite"
@@ -33,7 +51,9 @@ AZURITE_ACCOUNT_KEY = (
 )
 DEV_ORIGINS = ("http://127.0.0.1:7071", "http://localhost:7071")
 START_TIMEOUT_SECONDS = 30.0
-STOP_TIMEOUT_SECONDS = 10.0
+# Azurite saves its metadata when it closes; a second is plenty on loopback, and the
+# local host must be gone within two seconds of a shutdown signal.
+STOP_TIMEOUT_SECONDS = 1.2
 PROBE_INTERVAL_SECONDS = 0.1
 LOG_TAIL_CHARS = 2000
 
@@ -50,6 +70,7 @@ class AzuriteProcess:
     location: Path
     process: subprocess.Popen[bytes] | None = None
     log_path: Path | None = None
+    note: str = ""  # why it is not on the port asked for, if it is not
     _stopped: bool = field(default=False, repr=False)
 
     @property
@@ -111,22 +132,114 @@ def start_azurite(
     *,
     origins: list[str] | None = None,
     timeout: float = START_TIMEOUT_SECONDS,
+    move_if_taken: bool = False,
 ) -> AzuriteProcess:
-    """Start (or reuse) Azurite on loopback, then apply CORS rules and create containers."""
+    """Start (or reuse) this data folder's Azurite on loopback, then CORS and containers.
+
+    An Azurite serving another folder is never reused: with ``move_if_taken`` this one
+    starts on a free port (``note`` says so), else AzuriteError explains the clash.
+    """
     workspace = Path(location).resolve()
-    probe = _probe(port)
-    if probe == "azurite":
-        azurite = AzuriteProcess(port=port, location=workspace)
-    elif probe == "other":
-        raise AzuriteError(f"port {port} is in use by something that is not Azurite")
-    else:
-        azurite = _launch(port, workspace, timeout)
+    azurite = _find_own(port, workspace)
+    if azurite is None:
+        azurite = _start_own(port, workspace, timeout, move_if_taken=move_if_taken)
     try:
         _provision(azurite.connection_string, origins if origins is not None else dev_origins())
+        if not azurite.reused:
+            _mark_owner(azurite)
     except BaseException:
         azurite.stop()
         raise
     return azurite
+
+
+def _find_own(port: int, workspace: Path) -> AzuriteProcess | None:
+    """A running Azurite that serves ``workspace``: on ``port``, or where it last ran."""
+    candidates = [port]
+    recorded = _recorded_port(workspace)
+    if recorded is not None and recorded != port:
+        candidates.append(recorded)
+    for candidate in candidates:
+        if _probe(candidate) == "azurite" and _owner(candidate) == _owner_tag(workspace):
+            return AzuriteProcess(port=candidate, location=workspace)
+    return None
+
+
+def _start_own(
+    port: int, workspace: Path, timeout: float, *, move_if_taken: bool
+) -> AzuriteProcess:
+    probe = _probe(port)
+    if probe == "none":
+        try:
+            return _launch(port, workspace, timeout)
+        except AzuriteError:
+            if not move_if_taken or _probe(port) == "none":
+                raise
+            probe = _probe(port)  # taken meanwhile: fall through to a free port
+    holder = "another data folder's Azurite" if probe == "azurite" else "something else"
+    if not move_if_taken:
+        raise AzuriteError(
+            f"port {port} is held by {holder}; stop it, or choose another port "
+            "(this checkout never shares another checkout's blobs)"
+        )
+    chosen = _free_port()
+    azurite = _launch(chosen, workspace, timeout)
+    azurite.note = f"port {port} is held by {holder}; using {chosen}"
+    return azurite
+
+
+def _owner_tag(workspace: Path) -> str:
+    # Container metadata is ASCII: a digest of the folder's path stands for it.
+    return hashlib.sha256(str(workspace).encode()).hexdigest()
+
+
+def _owner(port: int) -> str | None:
+    """The data folder tag of the Azurite on ``port`` (None: not one of ours)."""
+    from azure.core.exceptions import AzureError
+    from azure.storage.blob import BlobServiceClient
+
+    client = BlobServiceClient.from_connection_string(
+        azurite_connection_string(port), retry_total=0, connection_timeout=2
+    )
+    try:
+        properties = client.get_container_client(OWNER_CONTAINER).get_container_properties()
+    except AzureError:
+        return None
+    finally:
+        client.close()
+    tag = properties.metadata.get(OWNER_METADATA_KEY)
+    return str(tag) if tag else None
+
+
+def _mark_owner(azurite: AzuriteProcess) -> None:
+    """Name the data folder in the Azurite we started, and remember its port there."""
+    from azure.core.exceptions import ResourceExistsError
+    from azure.storage.blob import BlobServiceClient
+
+    metadata = {OWNER_METADATA_KEY: _owner_tag(azurite.location)}
+    with BlobServiceClient.from_connection_string(azurite.connection_string) as client:
+        container = client.get_container_client(OWNER_CONTAINER)
+        try:
+            container.create_container(metadata=metadata)
+        except ResourceExistsError:
+            container.set_container_metadata(metadata)
+    state = {"port": azurite.port}
+    (azurite.location / STATE_FILE).write_text(json.dumps(state), encoding="utf-8")
+
+
+def _recorded_port(workspace: Path) -> int | None:
+    try:
+        port = json.loads((workspace / STATE_FILE).read_text(encoding="utf-8"))["port"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return port if isinstance(port, int) and 0 < port < 65536 else None
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind((AZURITE_HOST, 0))
+        port: int = probe.getsockname()[1]
+        return port
 
 
 def dev_origins() -> list[str]:
@@ -138,14 +251,24 @@ def dev_origins() -> list[str]:
     return list(dict.fromkeys(origin for origin in ordered if origin))
 
 
-def _launch(port: int, workspace: Path, timeout: float) -> AzuriteProcess:
+def azurite_launch_command() -> list[str]:
+    """How to start the blob service: the create-blocks launcher, or a bare azurite-blob."""
+    node = shutil.which("node")
+    if AZURITE_BIN.exists() and node is not None:
+        return [node, str(AZURITE_LAUNCHER)]
     binary = azurite_binary()
     if binary is None:
         raise AzuriteError("azurite-blob not found: run `npm ci` in the repository root")
+    # An Azurite from PATH: block uploads with a create-only URL get 403 there.
+    return [str(binary)]
+
+
+def _launch(port: int, workspace: Path, timeout: float) -> AzuriteProcess:
+    launcher = azurite_launch_command()
     workspace.mkdir(parents=True, exist_ok=True)
     log_path = workspace / "azurite.log"
     command = [
-        str(binary),
+        *launcher,
         "--blobHost",
         AZURITE_HOST,
         "--blobPort",
@@ -216,17 +339,18 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     try:
-        azurite = start_azurite(args.port, args.location, origins=args.origins)
+        azurite = start_azurite(args.port, args.location, origins=args.origins, move_if_taken=True)
     except AzuriteError as exc:
         print(f"azurite: {exc}", file=sys.stderr)
         return 1
     print(f"AZURE_STORAGE_CONNECTION_STRING={azurite.connection_string}")
     process = azurite.process
     if process is None:
-        print(f"azurite: already running on port {args.port}; containers and CORS applied")
+        print(f"azurite: already running on port {azurite.port}; containers and CORS applied")
         return 0
     signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
-    print(f"azurite: listening on {AZURITE_HOST}:{args.port}, data in {azurite.location}")
+    moved = f" ({azurite.note})" if azurite.note else ""
+    print(f"azurite: listening on {AZURITE_HOST}:{azurite.port}{moved}, data in {azurite.location}")
     try:
         process.wait()
     except KeyboardInterrupt:

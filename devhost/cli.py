@@ -42,8 +42,15 @@ def parse_args(argv: Sequence[str] | None = None) -> HostConfig:
     parser.add_argument(
         "--azurite",
         action="store_true",
-        help="start (or reuse) Azurite on 127.0.0.1:10000 with CORS rules and containers, "
-        "and stop it on exit (needs `npm ci`)",
+        help="start (or reuse, if it serves this data folder) Azurite on 127.0.0.1 with CORS "
+        "rules and containers, and stop it on exit (needs `npm ci`)",
+    )
+    parser.add_argument(
+        "--azurite-port",
+        type=int,
+        default=10000,
+        help="Azurite's port (default 10000); if another checkout's Azurite holds it, "
+        "a free port is used and printed",
     )
     parser.add_argument(
         "--azurite-location",
@@ -59,6 +66,7 @@ def parse_args(argv: Sequence[str] | None = None) -> HostConfig:
         app=args.app,
         azurite=args.azurite,
         azurite_location=args.azurite_location,
+        azurite_port=args.azurite_port,
     )
 
 

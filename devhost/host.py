@@ -52,6 +52,7 @@ class HostConfig:
     host_json: Path = Path("host.json")
     azurite: bool = False
     azurite_location: Path = Path(".azurite")
+    azurite_port: int = 10000
 
 
 class _ShutdownRequested(BaseException):
@@ -86,11 +87,10 @@ def _prepare(config: HostConfig) -> _Prepared:
     notes: list[str] = []
     try:
         if config.azurite:
-            azurite = start_local_storage(app_port=config.port, location=config.azurite_location)
-            reused = " (already running, reused)" if azurite.reused else ""
-            notes.append(
-                f"Storage: Azurite on 127.0.0.1:{azurite.port}, data in {azurite.location}{reused}"
+            azurite = start_local_storage(
+                app_port=config.port, location=config.azurite_location, port=config.azurite_port
             )
+            notes.append(_describe_storage(azurite))
         runners = build_runners(load_functions(config.app), options, TRIGGER_RUNNERS)
         try:
             notes += bootstrap_app_data()
@@ -143,6 +143,13 @@ def _shutdown_on_signals() -> Iterator[None]:
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+
+
+def _describe_storage(azurite: AzuriteProcess) -> str:
+    how = " (already running for this data folder, reused)" if azurite.reused else ""
+    moved = f" ({azurite.note})" if azurite.note else ""
+    where = f"127.0.0.1:{azurite.port}"
+    return f"Storage: Azurite on {where}{moved}{how}, data in {azurite.location}"
 
 
 def _refuse(error: Exception) -> int:

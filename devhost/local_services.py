@@ -8,22 +8,44 @@ With the embedded database the data lives only in this process, so the bootstrap
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
-from devhost.azurite import AzuriteProcess, azurite_connection_string, dev_origins, start_azurite
+from devhost.azurite import (
+    AZURITE_ACCOUNT_NAME,
+    DEFAULT_PORT,
+    AzuriteProcess,
+    azurite_connection_string,
+    dev_origins,
+    start_azurite,
+)
 
 DEVELOPMENT_STORAGE = "UseDevelopmentStorage=true"
-AZURITE_PORT = 10000
+AZURITE_PORT = DEFAULT_PORT
+STORAGE_SETTINGS = ("AZURE_STORAGE_CONNECTION_STRING", "UploadsStorage", "AzureWebJobsStorage")
+_LOOPBACK_EMULATOR = re.compile(
+    rf"AccountName={AZURITE_ACCOUNT_NAME};.*BlobEndpoint=https?://(127\.0\.0\.1|localhost):\d+/",
+    re.IGNORECASE,
+)
 
 
-def start_local_storage(*, app_port: int, location: Path) -> AzuriteProcess:
-    """Start (or reuse) Azurite and point the app's storage settings at it."""
+def start_local_storage(
+    *, app_port: int, location: Path, port: int = AZURITE_PORT
+) -> AzuriteProcess:
+    """Start (or reuse) this checkout's Azurite and point the app's storage settings at it.
+
+    Another checkout's Azurite on ``port`` is left alone: this one moves to a free port.
+    """
     origins = [f"http://127.0.0.1:{app_port}", f"http://localhost:{app_port}", *dev_origins()]
-    azurite = start_azurite(AZURITE_PORT, location, origins=list(dict.fromkeys(origins)))
+    azurite = start_azurite(
+        port, location, origins=list(dict.fromkeys(origins)), move_if_taken=True
+    )
     connection = azurite_connection_string(azurite.port)
-    for name in ("AZURE_STORAGE_CONNECTION_STRING", "UploadsStorage", "AzureWebJobsStorage"):
-        # An explicit account chosen in the environment wins; the dev shorthand is resolved.
-        if os.environ.get(name, DEVELOPMENT_STORAGE) in ("", DEVELOPMENT_STORAGE):
+    for name in STORAGE_SETTINGS:
+        # An explicit account chosen in the environment wins; the dev shorthand and the
+        # loopback emulator (whatever port it names) mean "this checkout's Azurite".
+        value = os.environ.get(name, DEVELOPMENT_STORAGE).strip()
+        if value in ("", DEVELOPMENT_STORAGE) or _LOOPBACK_EMULATOR.search(value):
             os.environ[name] = connection
     return azurite
 
