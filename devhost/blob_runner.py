@@ -6,6 +6,11 @@ invokes the function on a worker thread, up to five tries with growing pauses. A
 receipt blob in ``azure-webjobs-hosts`` (like the real host's ``blobreceipts/``) marks
 each version done, so a restart does not fire again for blobs already handled; a
 version that failed every try gets a receipt too and is logged as poison.
+
+Stopping is quick (the local host must be gone within two seconds of SIGTERM): an
+invocation still running after a short grace period is abandoned on its daemon
+thread; it wrote no receipt, so the next start delivers that version again, as the
+real host does after a crash (the processor is idempotent per blob version).
 """
 
 from __future__ import annotations
@@ -13,9 +18,10 @@ from __future__ import annotations
 import inspect
 import logging
 import os
+import queue
 import threading
+import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -33,6 +39,9 @@ logger = logging.getLogger(__name__)
 RECEIPTS_CONTAINER = "azure-webjobs-hosts"
 MAX_TRIES = 5
 DEVELOPMENT_STORAGE = "UseDevelopmentStorage=true"
+WORKERS = 2
+# How long stop() lets running invocations finish before abandoning them.
+STOP_GRACE_SECONDS = 0.5
 
 
 def _seconds_setting(name: str, default: float) -> float:
@@ -77,7 +86,10 @@ class BlobTriggerRunner:
         self.invoker = FunctionInvoker()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
-        self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="devhost-blob")
+        self._workers: list[threading.Thread] = []
+        self._jobs: queue.Queue[tuple[BlobTriggerFunction, BlobServiceClient, str, str]] = (
+            queue.Queue()
+        )
         self._in_flight: set[tuple[str, str, str]] = set()
         self._lock = threading.Lock()
 
@@ -91,6 +103,13 @@ class BlobTriggerRunner:
 
     def start(self) -> None:
         """One polling thread per function whose connection is configured."""
+        for number in range(WORKERS):
+            # Daemon threads: an invocation still running at exit never holds the process.
+            worker = threading.Thread(
+                target=self._work, name=f"devhost-blob-worker-{number}", daemon=True
+            )
+            worker.start()
+            self._workers.append(worker)
         for trigger in self.triggers:
             connection = self._connection(trigger)
             if not connection:
@@ -110,12 +129,21 @@ class BlobTriggerRunner:
             self._threads.append(thread)
 
     def stop(self) -> None:
-        """Stop polling and let running invocations finish."""
+        """Stop polling; give running invocations a moment, then abandon them."""
         self._stop.set()
-        for thread in self._threads:
-            thread.join(timeout=10)
-        self._pool.shutdown(wait=True, cancel_futures=True)
+        deadline = time.monotonic() + STOP_GRACE_SECONDS
+        for thread in [*self._threads, *self._workers]:
+            thread.join(timeout=max(0.0, deadline - time.monotonic()))
         self.invoker.close()
+
+    def _work(self) -> None:
+        while not self._stop.is_set():
+            try:
+                job = self._jobs.get(timeout=0.1)
+            except queue.Empty:
+                continue
+            if not self._stop.is_set():
+                self._invoke(*job)
 
     @staticmethod
     def _connection(trigger: BlobTriggerFunction) -> str:
@@ -124,7 +152,12 @@ class BlobTriggerRunner:
     def _watch(self, trigger: BlobTriggerFunction, connection: str) -> None:
         from azure.storage.blob import BlobServiceClient
 
-        service = BlobServiceClient.from_connection_string(connection)
+        with BlobServiceClient.from_connection_string(connection) as service:
+            # Closed on the way out: an open keep-alive connection would hold up
+            # Azurite's own shutdown.
+            self._poll(trigger, service)
+
+    def _poll(self, trigger: BlobTriggerFunction, service: BlobServiceClient) -> None:
         receipts = service.get_container_client(RECEIPTS_CONTAINER)
         container = service.get_container_client(trigger.container)
         reported = False
@@ -155,7 +188,7 @@ class BlobTriggerRunner:
             return
         with self._lock:
             self._in_flight.add(key)
-        self._pool.submit(self._invoke, trigger, service, name, etag)
+        self._jobs.put((trigger, service, name, etag))
 
     def _invoke(
         self, trigger: BlobTriggerFunction, service: BlobServiceClient, name: str, etag: str

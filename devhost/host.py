@@ -125,9 +125,18 @@ def _serve(config: HostConfig) -> int:
     finally:
         for runner in reversed(started):
             runner.stop()
-        if azurite is not None:
-            azurite.stop()
+        _stop_local_storage(azurite)
         print("Local host stopped.", flush=True)
+
+
+def _stop_local_storage(azurite: AzuriteProcess | None) -> None:
+    """Stop the Azurite we started (bounded: SIGTERM must end the host within 2 s)."""
+    if azurite is None:
+        return
+    storage = sys.modules.get("shared.services.storage")
+    if storage is not None:  # the app's pooled connections would only delay Azurite
+        storage.reset_storage_clients()
+    azurite.stop()
 
 
 @contextmanager

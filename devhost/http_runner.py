@@ -85,7 +85,11 @@ class HttpTriggerRunner:
         except (OSError, SystemExit):  # werkzeug explains a busy port itself, then exits
             raise HostStartupError(f"cannot listen on {self.base_url}") from None
         self._thread = threading.Thread(
-            target=self._server.serve_forever, name="devhost-http", daemon=True
+            target=self._server.serve_forever,
+            # Shutdown waits up to one poll interval: short, so SIGTERM stops within 2 s.
+            kwargs={"poll_interval": 0.1},
+            name="devhost-http",
+            daemon=True,
         )
         self._thread.start()
 

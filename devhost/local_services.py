@@ -47,6 +47,9 @@ def start_local_storage(
         value = os.environ.get(name, DEVELOPMENT_STORAGE).strip()
         if value in ("", DEVELOPMENT_STORAGE) or _LOOPBACK_EMULATOR.search(value):
             os.environ[name] = connection
+    from shared.config import reset_settings
+
+    reset_settings()  # dev_origins() read the settings before the port was known
     return azurite
 
 
