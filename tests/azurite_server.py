@@ -31,6 +31,7 @@ from devhost.azurite import (
     DEV_ORIGINS,
     AzuriteProcess,
     azurite_binary,
+    azurite_launch_command,
     start_azurite,
 )
 from tests.loopback import free_port, self_signed_certificate
@@ -121,15 +122,14 @@ class FakeEntraCredential:
 def running_https_azurite() -> Iterator[HttpsAzurite]:
     """Start a private Azurite with a self-signed TLS certificate and bearer-token auth."""
     require_azurite_binary()
-    binary = azurite_binary()
-    assert binary is not None
+    launcher = azurite_launch_command()
     with tempfile.TemporaryDirectory(prefix="azurite-https-") as location:
         workspace = Path(location)
         certificate = self_signed_certificate(workspace)
         cert, key = certificate.cert_file, certificate.key_file
         port = free_port()
         command = [
-            str(binary),
+            *launcher,
             *("--blobHost", "127.0.0.1", "--blobPort", str(port), "--location", location),
             *("--cert", str(cert), "--key", str(key), "--oauth", "basic"),
             *("--skipApiVersionCheck", "--loose", "--silent", "--disableTelemetry"),

@@ -6,13 +6,17 @@ never downloads a browser here, it launches the system one by path.
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import json
 import os
 import re
 import shutil
+import subprocess
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import closing, contextmanager
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -21,6 +25,8 @@ import pytest
 from devhost.azurite import AZURITE_HOST, DEV_ORIGINS, AzuriteProcess
 from tests.azurite_server import running_azurite
 from tests.e2e.conftest import LocalHost
+from tests.e2e.uploads_e2e import sign_up
+from tests.loopback import free_port
 from tests.media_samples import write_jpeg_with_exif
 
 if TYPE_CHECKING:
@@ -183,3 +189,95 @@ def test_signed_in_browser_uploads_a_photo_straight_to_storage_and_shows_its_thu
         assert any(r.method == "POST" and r.url.endswith("/api/v1/uploads") for r in api_requests)
         for request in api_requests:
             assert len(request.post_data_buffer or b"") < len(photo_bytes), request.url
+
+
+# --- a front end on another origin, with the official SDK's browser build ---------------
+
+SDK_ENTRY = Path(__file__).resolve().parent / "fixtures" / "browser_sdk_entry.mjs"
+ESBUILD = Path(__file__).resolve().parents[2] / "node_modules" / ".bin" / "esbuild"
+BLOCK_BYTES = 16 * 1024
+SDK_PAGE = """<!doctype html><meta charset="utf-8"><title>SDK upload</title>
+<script src="/sdk.js"></script>"""
+# Block upload forced; If-None-Match and Content-Type as a careful front end sends them.
+SDK_UPLOAD = """async ([url, bytes, contentType, blockSize]) => {
+  const client = new window.AzureStorageBlob.BlockBlobClient(url);
+  const data = new Blob([new Uint8Array(bytes)], { type: contentType });
+  const answer = await client.uploadData(data, {
+    maxSingleShotSize: blockSize,
+    blockSize,
+    conditions: { ifNoneMatch: "*" },
+    blobHTTPHeaders: { blobContentType: contentType },
+  });
+  return answer.etag;
+}"""
+
+
+def build_browser_sdk(directory: Path) -> Path:
+    """Bundle @azure/storage-blob's browser build (the npm package ships ES modules only)."""
+    if not ESBUILD.exists():
+        pytest.fail("esbuild is missing: run `npm ci` in the repository root")
+    bundle = directory / "sdk.js"
+    options = ["--bundle", "--platform=browser", "--format=iife", "--log-level=warning"]
+    subprocess.run(
+        [str(ESBUILD), str(SDK_ENTRY), *options, f"--outfile={bundle}"], check=True, timeout=120
+    )
+    (directory / "index.html").write_text(SDK_PAGE, encoding="utf-8")
+    return bundle
+
+
+@contextmanager
+def serving(directory: Path) -> Iterator[str]:
+    """A static file server for ``directory`` on its own loopback port: a second origin."""
+    handler = functools.partial(QuietHandler, directory=str(directory))
+    server = ThreadingHTTPServer(("127.0.0.1", free_port()), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+class QuietHandler(SimpleHTTPRequestHandler):
+    """Serves files without logging each request to stderr."""
+
+    def log_message(self, format: str, *args: object) -> None:
+        """Say nothing."""
+
+
+def test_a_front_end_on_another_origin_uploads_with_the_sdks_browser_build(
+    chromium: Browser, start_local_host: Callable[..., LocalHost], tmp_path: Path
+) -> None:
+    site = tmp_path / "site"
+    site.mkdir()
+    build_browser_sdk(site)
+    photo = write_jpeg_with_exif(tmp_path)
+    data = photo.read_bytes() + b"\0" * (3 * BLOCK_BYTES)  # several blocks
+    with serving(site) as origin:
+        # `make run`'s storage: Azurite's CORS rules come from CORS_ORIGINS.
+        host = start_local_host(
+            {
+                "CORS_ORIGINS": f"http://localhost:5173,{origin}",
+                "LOCAL_HOST_BLOB_POLL_SECONDS": "0.2",
+            },
+            args=[
+                "--azurite",
+                "--azurite-location",
+                str(tmp_path / "azurite"),
+                "--azurite-port",
+                str(free_port()),
+            ],
+        )
+        uploader = sign_up(host)
+        created = uploader.start_upload("holiday.jpg", "image/jpeg", len(data))
+        context = chromium.new_context()
+        page = context.new_page()
+        with closing(context), screenshot_on_failure(page, host, tmp_path):
+            page.goto(f"{origin}/index.html")
+            etag = page.evaluate(
+                SDK_UPLOAD, [created["upload"]["url"], list(data), "image/jpeg", BLOCK_BYTES]
+            )
+
+    assert etag
+    assert uploader.wait_until_settled(created["id"])["status"] == "ready"

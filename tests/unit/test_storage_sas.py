@@ -13,7 +13,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
-from azure.storage.blob import BlobServiceClient
+from azure.storage.blob import BlobClient, BlobServiceClient
 
 from shared.config import Settings, reset_settings
 from shared.services import storage
@@ -63,7 +63,12 @@ def _put(url: str, data: bytes, headers: dict[str, str]) -> requests.Response:
 
 def _upload_target(**overrides: str) -> storage.UploadTarget:
     ids = {"owner_id": "owner1", "upload_id": secrets.token_hex(8), "content_type": "image/png"}
-    return storage.upload_sas(**{**ids, **overrides})
+    values = {**ids, **overrides}
+    return storage.upload_sas(
+        owner_id=values["owner_id"],
+        upload_id=values["upload_id"],
+        content_type=values["content_type"],
+    )
 
 
 def _with_path(url: str, path: str) -> str:
@@ -480,7 +485,36 @@ def test_production_upload_url_is_signed_with_a_user_delegation_key(
     query = parse_qs(urlsplit(target.url).query)
     assert query["skoid"] == [FakeEntraCredential.object_id]
     assert query["spr"] == ["https"]
+    assert query["sp"] == ["c"]  # create only: never widened for the SDKs' block uploads
     assert [created.status_code, overwrite.status_code, read.status_code] == [201, 403, 403]
+
+
+@pytest.mark.azurite
+def test_production_upload_url_takes_a_block_upload_through_the_sdk(
+    production_settings: Settings, https_azurite: HttpsAzurite
+) -> None:
+    target = _upload_target()
+    data = secrets.token_bytes(40_000)
+    client = BlobClient.from_blob_url(
+        target.url,
+        max_single_put_size=16 * 1024,
+        max_block_size=16 * 1024,
+        connection_verify=str(https_azurite.ca_bundle),
+    )
+
+    with client:
+        client.upload_blob(data)
+        replaced = requests.put(
+            target.url,
+            data=b"evil",
+            headers=target.headers,
+            timeout=TIMEOUT,
+            verify=str(https_azurite.ca_bundle),
+        )
+
+    stored = storage.blob_properties(production_settings.UPLOADS_CONTAINER, target.blob_name)
+    assert stored.size == len(data)
+    assert replaced.status_code == 403
 
 
 @pytest.mark.azurite
