@@ -40,6 +40,42 @@ DECISIONS = """
 - Path ids are 24-hex-digit strings; anything else is a 404 before any code runs.
 """
 
+UPLOAD_URLS = """
+## What an upload URL lets a client do
+
+`upload.url` (from `POST /api/v1/uploads`, and from the owner's `GET` while the upload is
+pending) is a SAS for exactly one blob, `uploads/{owner_id}/{upload_id}`, with the
+*create* permission only (`sp=c`; HTTPS only in production). Until `upload.expires_at`
+(at most `UPLOAD_URL_TTL_SECONDS` ahead, and never past the upload's pending window of
+`UPLOAD_PENDING_HOURS` from its creation) it lets a client:
+
+- create that blob once: one `PUT` (Put Blob) with `upload.headers`, or the official
+  SDKs' block upload (Put Block, then Put Block List: allowed to create from service
+  version 2026-04-06 on; the URL is signed with `sv=2026-10-06`);
+- take a snapshot of it (`PUT <url>&comp=snapshot`).
+
+It cannot read, list, overwrite, delete or tag anything, nor touch any other blob.
+Nothing it creates outlives processing: the blob and every snapshot of it are deleted
+once the upload is `ready` (the served file is a new blob in another container) or are
+moved to quarantine when it is `rejected`; metadata sent with the upload is never served.
+Blocks staged but never committed are discarded by Blob Storage (after a week). A blob
+created again through a still-valid URL after processing is quarantined as
+`unknown_upload`.
+
+Quota (`UPLOAD_QUOTA_BYTES`): a pending upload counts its declared size while its
+pending window is open; once processed, what is really stored counts — the served file
+and thumbnail of a `ready` upload, and every byte kept in quarantine for a `rejected`
+one (kept `QUARANTINE_RETENTION_DAYS`, then purged) — until the upload is deleted.
+
+When the official SDKs switch from one Put Blob to blocks: `azure-storage-blob` (Python,
+12.31) `upload_blob` above `max_single_put_size` (default 64 MiB; blocks of
+`max_block_size`, default 4 MiB); `@azure/storage-blob` (JavaScript, 12.34)
+`uploadData` / `uploadFile` / `uploadBrowserData` above `maxSingleShotSize` (default
+256 MiB), and `uploadStream` always (8 MiB blocks). Both work with the create-only URL.
+A browser front end needs its origin in the storage account's CORS rules (locally:
+`CORS_ORIGINS`).
+"""
+
 
 def _schema_name(schema: dict[str, Any] | None) -> str:
     if not schema:
@@ -81,6 +117,7 @@ def render(document: dict[str, Any]) -> str:
             if params:
                 lines.append("\nQuery: " + ", ".join(f"`{p['name']}`" for p in params) + ".")
             lines.append("")
+    lines.append(UPLOAD_URLS.strip() + "\n")
     lines.append(DECISIONS.strip() + "\n")
     return "\n".join(lines)
 
