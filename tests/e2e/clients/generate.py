@@ -74,6 +74,9 @@ def _build_once(target: Path, cache: Path, build: Any) -> Path:
     """Run ``build(scratch)`` unless ``target`` exists; move the result into place."""
     if target.exists():
         return target
+    kind = target.name.rsplit("-", 1)[0]
+    for stale in cache.glob(f"{kind}-*"):  # builds for documents that no longer exist
+        shutil.rmtree(stale, ignore_errors=True)
     scratch = Path(tempfile.mkdtemp(prefix=f"{target.name}-", dir=cache))
     try:
         build(scratch)
