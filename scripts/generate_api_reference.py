@@ -69,6 +69,10 @@ flow with both. What is left to you:
 - The upload itself is a `PUT` of the file to `upload.url` with every header in
   `upload.headers`: that call goes to Blob Storage, not to this API, so no generated
   client makes it.
+- @hey-api/openapi-ts (tried by hand, 0.95; 0.99 needs Node 22.18+) takes `servers[0]` as
+  its default base URL, so a client generated from a deployment's document needs none set;
+  for a 204 its fetch client returns `data: null` (the empty body) where the type says
+  `void`: test `response.ok` or `error`, not `data`.
 """
 
 
