@@ -21,7 +21,7 @@ def openapi_document(request: ApiRequest) -> ApiResponse[OpenApiDocument]:
     """Generated from the registered routes and their pydantic schemas."""
     from shared.http.docs import openapi_json
 
-    return ApiResponse(status=200, body=openapi_json())
+    return ApiResponse(status=200, body=openapi_json(request.headers))
 
 
 @api.get("docs", name="docs_page", summary="Swagger UI for the OpenAPI document", content_type=HTML)

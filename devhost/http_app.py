@@ -213,4 +213,7 @@ def to_werkzeug_response(result: object) -> Response:
     for cookie in value["cookies"] or []:
         for morsel in cookie.values():
             headers.add("Set-Cookie", morsel.OutputString())
-    return Response(value["body"].value, int(value["status_code"].value), headers)
+    response = Response(value["body"].value, int(value["status_code"].value), headers)
+    if not response.headers.get("Content-Type"):
+        del response.headers["Content-Type"]  # as the host does: an empty type is no type
+    return response

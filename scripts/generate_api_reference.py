@@ -5,6 +5,7 @@ A test regenerates the text and fails when the committed file is stale.
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -38,6 +39,40 @@ DECISIONS = """
   on a background thread so the answer takes the same time for unknown addresses.
 - Every admin call is audited as `admin.<operation id>`.
 - Path ids are 24-hex-digit strings; anything else is a 404 before any code runs.
+- A 204 (and every other answer without a body) carries no `Content-Type`.
+- `errors` in a problem is absent, never null, unless the request failed validation (422,
+  and `weak_password`); each entry is `{"loc", "msg", "type"}`.
+- Optional request fields may be left out; `null` is accepted for them too, but only the
+  name in `PATCH /api/v1/users/me` and `PATCH /api/v1/users/{user_id}` gives it a meaning:
+  `"full_name": null` removes the name, while leaving the field out keeps it.
+- Every response field is always sent; one without a value is `null`.
+- The OpenAPI document's `servers` is the origin it was fetched from (`X-Forwarded-Host` or
+  `Host`; `https` in production): paths carry the `/api` prefix, so that origin is the base
+  URL a generated client needs. Built from the code alone (this file), it is the template
+  `{scheme}://{host}`, by default the local host.
+
+## For client developers
+
+Tried at their default settings against this document: openapi-typescript 7.13 with
+openapi-fetch 0.17 (`tsc --strict`, TypeScript 5.9; openapi-typescript needs TypeScript 5,
+not 7) and openapi-python-client 0.29. `tests/e2e/test_generated_clients.py` runs the whole
+flow with both. What is left to you:
+
+- The base URL: openapi-fetch's `createClient({ baseUrl })` and openapi-python-client's
+  `Client(base_url=...)` both need it; take `servers[0].url` of the document you generated
+  from, or your deployment's origin (no trailing `/api`: the paths include it).
+- The token: send `Authorization: Bearer <access_token>` (openapi-fetch: a `headers` option
+  or a middleware; openapi-python-client: `AuthenticatedClient(token=...)`), refresh it
+  with `POST /api/v1/auth/refresh` before `expires_in` runs out, and keep the new refresh token.
+- Errors: openapi-fetch returns the problem as `error`; openapi-python-client returns it as
+  the parsed value (`Problem`) of any declared error status, so check `isinstance`.
+- The upload itself is a `PUT` of the file to `upload.url` with every header in
+  `upload.headers`: that call goes to Blob Storage, not to this API, so no generated
+  client makes it.
+- @hey-api/openapi-ts (tried by hand, 0.95; 0.99 needs Node 22.18+) takes `servers[0]` as
+  its default base URL, so a client generated from a deployment's document needs none set;
+  for a 204 its fetch client returns `data: null` (the empty body) where the type says
+  `void`: test `response.ok` or `error`, not `data`.
 """
 
 UPLOAD_URLS = """
@@ -131,6 +166,8 @@ def current_text() -> str:
 
 
 def main() -> int:
+    # Rendering touches no service, but importing the app refuses an unset environment.
+    os.environ.setdefault("ENVIRONMENT", "development")
     OUTPUT.parent.mkdir(exist_ok=True)
     OUTPUT.write_text(current_text(), encoding="utf-8")
     print(f"wrote {OUTPUT.relative_to(ROOT)}")

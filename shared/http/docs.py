@@ -6,6 +6,8 @@ import base64
 import functools
 import hashlib
 import json
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from shared.config import get_settings
@@ -32,14 +34,41 @@ class DocsPage:
     content_security_policy: str
 
 
-def openapi_json() -> bytes:
-    """The OpenAPI document as JSON bytes."""
-    return _openapi_bytes(get_settings().APP_VERSION)
+# A host name or bracketed IPv6 address, with an optional port; other header values are
+# ignored rather than echoed into the document.
+_HOST = re.compile(
+    r"(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?\.?)+(?::[0-9]{1,5})?"
+    r"|\[[0-9A-Fa-f:.]+\](?::[0-9]{1,5})?"
+)
 
 
-@functools.cache
-def _openapi_bytes(version: str) -> bytes:
-    return json.dumps(openapi_document(version), separators=(",", ":")).encode()
+def openapi_json(request_headers: Mapping[str, str] | None = None) -> bytes:
+    """The OpenAPI document as JSON bytes, naming the origin it was requested from."""
+    settings = get_settings()
+    origin = request_origin(request_headers or {}, production=settings.is_production)
+    return _openapi_bytes(settings.APP_VERSION, origin)
+
+
+def request_origin(request_headers: Mapping[str, str], *, production: bool) -> str | None:
+    """``scheme://host`` as the client addressed this app, or None when the headers don't say.
+
+    The host is X-Forwarded-Host (a gateway in front) or Host; the scheme is https in
+    production (plain HTTP is refused there), else X-Forwarded-Proto (which the Azure
+    front end and the local host set). Only the requester sees the result, so a forged
+    header misleads no one else; a value that is not a host name is ignored.
+    """
+    forwarded = request_headers.get("x-forwarded-host", "").split(",")[0].strip()
+    host = forwarded or request_headers.get("host", "").strip()
+    if not host or not _HOST.fullmatch(host):
+        return None
+    proto = request_headers.get("x-forwarded-proto", "").split(",")[0].strip().lower()
+    scheme = "https" if production or proto == "https" else "http"
+    return f"{scheme}://{host}"
+
+
+@functools.lru_cache(maxsize=16)  # bounded: the origin comes from request headers
+def _openapi_bytes(version: str, origin: str | None) -> bytes:
+    return json.dumps(openapi_document(version, origin), separators=(",", ":")).encode()
 
 
 @functools.cache

@@ -3,29 +3,97 @@
 from __future__ import annotations
 
 import functools
+from http import HTTPStatus
 from typing import Any, Literal
 
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from shared.http.registry import OPERATIONS, Operation, RateLimit
+from shared.identity import Role
 from shared.schemas.base import Problem
 
 REF = "#/components/schemas/{model}"
 TITLE = "Runtime Traitors API"
 
-_ERROR_TEXT = {
-    400: "Malformed request (invalid JSON or a bad value)",
-    401: "Missing, malformed, expired, revoked or forged access token",
-    403: "The caller's role does not allow this",
-    404: "Not found",
-    409: "Conflict with the current state",
-    413: "Request body over 1 MiB",
-    415: "Body is not application/json",
-    422: "The request does not match the schema",
-    429: "Rate limit exceeded; see Retry-After",
-    500: "Unexpected error; quote the request_id",
-    503: "A backing service is unavailable; retry later",
+# Why the pipeline itself may refuse a request, by what the operation takes.
+_BODY_ERRORS = {
+    400: "invalid_json: the body is not valid JSON",
+    413: "payload_too_large: the body is over 1 MiB",
+    415: "unsupported_media_type: the body is not application/json (UTF-8)",
+    422: "validation_error: the body does not match the schema (see `errors`)",
+}
+_QUERY_ERRORS = {422: "validation_error: a query parameter is not valid (see `errors`)"}
+_SIGNED_IN_ERRORS = {
+    401: "unauthorized or invalid_token: the bearer access token is missing, malformed, "
+    "expired, revoked or forged",
+    429: "rate_limited: too many requests from this user (without a valid token: from "
+    "this address); see Retry-After",
+    503: "service_unavailable: the database is unreachable; retry after Retry-After",
+}
+_ANONYMOUS_ERRORS = {
+    429: "rate_limited: too many requests from this address; see Retry-After",
+    503: "service_unavailable: the database is unreachable; retry after Retry-After",
+}
+# Error statuses answered with the operation's own response model, not a problem.
+_REPORTS = {("GET", "/api/v1/health/ready", 503)}
+_INTERNAL_ERROR = "internal_error: an unexpected failure; quote the request_id"
+_NOT_FOUND_USER = "not_found: no user with this id"
+_NOT_FOUND_UPLOAD = "not_found: no upload with this id that the caller may see"
+_STORAGE_DOWN = "service_unavailable: file storage is unreachable; retry after Retry-After"
+
+# What each route's own errors mean (the statuses its blueprint declares), by method and
+# path: the contract, so it survives a rename of the function behind it.
+ROUTE_ERRORS: dict[tuple[str, str], dict[int, str]] = {
+    ("GET", "/api/v1/health/ready"): {503: "A dependency failed: the same report, status fail"},
+    ("POST", "/api/v1/auth/register"): {
+        403: "registration_closed: self-registration is turned off",
+        409: "email_taken: an account with this email exists",
+    },
+    ("POST", "/api/v1/auth/login"): {
+        401: "invalid_credentials (unknown email or wrong password, indistinguishable), "
+        "mfa_required (send otp) or mfa_invalid",
+        429: "login_locked: too many failed sign-ins for this email; see Retry-After",
+    },
+    ("POST", "/api/v1/auth/refresh"): {
+        401: "invalid_token: the refresh token is unknown, expired or revoked; "
+        "token_reused: it was used before, so its whole family is now revoked",
+    },
+    ("POST", "/api/v1/auth/password/reset"): {
+        400: "invalid_token: the reset token is used, expired or unknown",
+    },
+    ("POST", "/api/v1/auth/mfa/setup"): {409: "mfa_already_enabled"},
+    ("POST", "/api/v1/auth/mfa/enable"): {
+        400: "mfa_not_set_up (start with /api/v1/auth/mfa/setup) or mfa_invalid",
+        409: "mfa_already_enabled",
+    },
+    ("POST", "/api/v1/auth/mfa/disable"): {400: "mfa_not_enabled, invalid_password or mfa_invalid"},
+    ("POST", "/api/v1/users/me/password"): {
+        400: "invalid_password: current_password is not correct",
+    },
+    ("DELETE", "/api/v1/users/me"): {
+        400: "invalid_password: the password is not correct",
+        409: "last_admin: the last active admin cannot close their account",
+    },
+    ("POST", "/api/v1/users"): {409: "email_taken: an account with this email exists"},
+    ("GET", "/api/v1/users/{user_id}"): {404: _NOT_FOUND_USER},
+    ("PATCH", "/api/v1/users/{user_id}"): {
+        404: _NOT_FOUND_USER,
+        409: "last_admin: the last active admin cannot be demoted or deactivated",
+    },
+    ("DELETE", "/api/v1/users/{user_id}"): {
+        404: _NOT_FOUND_USER,
+        409: "last_admin: the last active admin cannot be deleted",
+    },
+    ("POST", "/api/v1/admin/users/{user_id}/revoke-sessions"): {404: _NOT_FOUND_USER},
+    ("POST", "/api/v1/admin/users/{user_id}/unlock"): {404: _NOT_FOUND_USER},
+    ("POST", "/api/v1/uploads"): {
+        422: "unsupported_type, extension_mismatch, file_too_large or quota_exceeded",
+        503: _STORAGE_DOWN,
+    },
+    ("GET", "/api/v1/uploads"): {403: "forbidden: owner_id or all=true from a non-admin"},
+    ("GET", "/api/v1/uploads/{upload_id}"): {404: _NOT_FOUND_UPLOAD, 503: _STORAGE_DOWN},
+    ("DELETE", "/api/v1/uploads/{upload_id}"): {404: _NOT_FOUND_UPLOAD, 503: _STORAGE_DOWN},
 }
 
 
@@ -46,17 +114,41 @@ def _documented() -> list[Operation]:
     return [op for op in OPERATIONS if op.documented]
 
 
-def _error_statuses(op: Operation) -> list[int]:
-    statuses = set(op.errors) | {500}
+def _error_causes(op: Operation) -> dict[int, list[str]]:
+    """Each status the operation may answer with, and why: the pipeline's reasons first."""
+    causes: dict[int, list[str]] = {500: [_INTERNAL_ERROR]}
+    sources: list[dict[int, str]] = []
     if op.body is not None:
-        statuses |= {400, 413, 415, 422}
+        sources.append(_BODY_ERRORS)
     if op.query is not None:
-        statuses.add(422)
+        sources.append(_QUERY_ERRORS)
     if op.min_role is not None:
-        statuses |= {401, 403, 429, 503}
+        sources.append(_SIGNED_IN_ERRORS)
+        if op.min_role is not Role.GUEST:  # every signed-in caller is at least a guest
+            sources.append({403: f"forbidden: the caller's role is below {op.min_role.value}"})
     elif op.rate_limit is not RateLimit.NONE:
-        statuses |= {429, 503}
-    return sorted(statuses)
+        sources.append(_ANONYMOUS_ERRORS)
+    # The route's own reasons: for the statuses it declares, and for pipeline statuses
+    # that it can also answer for reasons of its own (login_locked is a 429 too).
+    own = ROUTE_ERRORS.get((op.method, op.path), {})
+    sources.append({status: HTTPStatus(status).phrase for status in op.errors if status not in own})
+    sources.append(own)
+    for source in sources:
+        for status, text in source.items():
+            if text not in causes.setdefault(status, []):
+                causes[status].append(text)
+    return dict(sorted(causes.items()))
+
+
+def _without_null(schema: dict[str, Any]) -> dict[str, Any]:
+    """A query parameter's schema: a query string cannot carry a null, so none is offered."""
+    if schema.get("default", ...) is None:
+        schema = {key: value for key, value in schema.items() if key != "default"}
+    branches = [b for b in schema.get("anyOf", []) if b != {"type": "null"}]
+    if len(branches) == 1 and len(schema["anyOf"]) == 2:
+        rest = {key: value for key, value in schema.items() if key != "anyOf"}
+        return {**branches[0], **rest}
+    return schema
 
 
 def _operation(op: Operation, keys: dict[Any, Any], defs: dict[str, Any]) -> dict[str, Any]:
@@ -69,7 +161,8 @@ def _operation(op: Operation, keys: dict[Any, Any], defs: dict[str, Any]) -> dic
     if op.query is not None:
         query_schema = defs[op.query.__name__]
         required = set(query_schema.get("required", []))
-        for name, prop in query_schema.get("properties", {}).items():
+        for name, query_prop in query_schema.get("properties", {}).items():
+            prop = _without_null(query_prop)
             parameters.append(
                 {
                     "name": name,
@@ -80,17 +173,19 @@ def _operation(op: Operation, keys: dict[Any, Any], defs: dict[str, Any]) -> dic
                 }
             )
     success: dict[str, Any] = {"description": op.summary}
+    # A media-type key names the type alone; the charset is a header parameter, not a key.
+    media_type = op.content_type.partition(";")[0].strip()
     if op.response is not None:
-        success["content"] = {op.content_type: {"schema": keys[(op.response, "serialization")]}}
-    elif op.content_type != "application/json":
-        success["content"] = {op.content_type: {"schema": {"type": "string"}}}
+        success["content"] = {media_type: {"schema": keys[(op.response, "serialization")]}}
+    elif media_type != "application/json":
+        success["content"] = {media_type: {"schema": {"type": "string"}}}
     responses: dict[str, Any] = {str(op.status): success}
-    for status in _error_statuses(op):
+    problem = {"application/problem+json": {"schema": {"$ref": REF.format(model="Problem")}}}
+    for status, causes in _error_causes(op).items():
+        report = (op.method, op.path, status) in _REPORTS and "content" in success
         responses[str(status)] = {
-            "description": _ERROR_TEXT.get(status, "Error"),
-            "content": {
-                "application/problem+json": {"schema": {"$ref": REF.format(model="Problem")}}
-            },
+            "description": "; or ".join(causes),
+            "content": success["content"] if report else problem,
         }
     document: dict[str, Any] = {
         "operationId": op.name,
@@ -113,8 +208,36 @@ def _operation(op: Operation, keys: dict[Any, Any], defs: dict[str, Any]) -> dic
     return document
 
 
+# Without a request to name it, the server is a template whose defaults are the local host.
+TEMPLATED_SERVER: dict[str, Any] = {
+    "url": "{scheme}://{host}",
+    "description": "Any deployment (the defaults are the local host)",
+    "variables": {
+        "scheme": {"default": "http", "enum": ["http", "https"]},
+        "host": {"default": "127.0.0.1:7071"},
+    },
+}
+
+
+def openapi_document(version: str, origin: str | None = None) -> dict[str, Any]:
+    """The document; ``origin`` (``https://host``) is where it was fetched from.
+
+    That origin is named as the server: the paths carry the host's ``/api`` prefix, so
+    the origin is the API base, and a client generated from it needs no base URL by hand.
+    """
+    document = _document(version)
+    servers = [{"url": origin, "description": "This deployment"}] if origin else [TEMPLATED_SERVER]
+    return {
+        "openapi": document["openapi"],
+        "info": document["info"],
+        "servers": servers,
+        "paths": document["paths"],
+        "components": document["components"],
+    }
+
+
 @functools.cache
-def openapi_document(version: str) -> dict[str, Any]:
+def _document(version: str) -> dict[str, Any]:
     """Build the document once per process (the registry is fixed after indexing)."""
     keys, schema = models_json_schema(_models(), ref_template=REF)
     defs: dict[str, Any] = schema.get("$defs", {})
@@ -129,7 +252,6 @@ def openapi_document(version: str) -> dict[str, Any]:
             "description": "Accounts, roles, sessions, direct-to-storage uploads and "
             "administration. Errors are RFC 9457 problem details.",
         },
-        "servers": [{"url": "/"}],
         "paths": paths,
         "components": {
             "schemas": defs,

@@ -393,4 +393,8 @@ def _finish(
                 }
             )
         )
+    if not reply.body:
+        # No body, no type: the worker adds text/plain to a response without a
+        # Content-Type, while the host drops an empty one (ASP.NET Core clears it).
+        response_headers["Content-Type"] = ""
     return func.HttpResponse(body=reply.body, status_code=reply.status, headers=response_headers)

@@ -4,20 +4,24 @@ from __future__ import annotations
 
 from typing import Literal
 
-from shared.schemas.base import RequestModel, ResponseModel
+from pydantic import Field
+
+from shared.schemas.base import Omittable, RequestModel, ResponseModel
 from shared.schemas.fields import Email, EmailLookup, FullName, OpaqueToken, Otp, Password
 
 
 class UserRegister(RequestModel):
     email: Email
     password: Password
-    full_name: FullName | None = None
+    full_name: Omittable[FullName] = None
 
 
 class LoginRequest(RequestModel):
     email: EmailLookup
     password: Password
-    otp: Otp | None = None
+    otp: Omittable[Otp] = Field(
+        default=None, description="Needed once MFA is on: a current TOTP code or a recovery code"
+    )
 
 
 class Tokens(ResponseModel):
@@ -33,7 +37,9 @@ class RefreshRequest(RequestModel):
 
 
 class LogoutRequest(RequestModel):
-    refresh_token: OpaqueToken | None = None
+    refresh_token: Omittable[OpaqueToken] = Field(
+        default=None, description="Also end this refresh token's family"
+    )
 
 
 class PasswordForgot(RequestModel):

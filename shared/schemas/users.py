@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import StringConstraints
+from pydantic import Field, StringConstraints
 
 from shared.identity import Role
-from shared.schemas.base import Page, QueryModel, RequestModel, ResponseModel
+from shared.schemas.base import Omittable, Page, QueryModel, RequestModel, ResponseModel
 from shared.schemas.fields import Cursor, Email, FullName, PageLimit, Password
 
 
@@ -28,8 +28,12 @@ class UserPublic(ResponseModel):
 UsersPage = Page[UserPublic]
 
 
+# In an edit, a null full_name removes the name; leaving the field out keeps it.
+ClearableName = Annotated[FullName | None, Field(description="null removes the name")]
+
+
 class UserUpdateMe(RequestModel):
-    full_name: FullName | None = None
+    full_name: ClearableName = None
 
 
 class PasswordChange(RequestModel):
@@ -44,14 +48,14 @@ class AccountDelete(RequestModel):
 class UserCreate(RequestModel):
     email: Email
     password: Password
-    full_name: FullName | None = None
+    full_name: Omittable[FullName] = None
     role: Role = Role.USER
 
 
 class UserUpdate(RequestModel):
-    full_name: FullName | None = None
-    role: Role | None = None
-    is_active: bool | None = None
+    full_name: ClearableName = None
+    role: Omittable[Role] = None
+    is_active: Omittable[bool] = None
 
 
 class UserListQuery(QueryModel):

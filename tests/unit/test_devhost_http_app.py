@@ -16,6 +16,7 @@ from devhost.http_app import (
     RAW_HEADERS_KEY,
     FunctionsWsgiApp,
     body_size_limit,
+    to_werkzeug_response,
     worker_thread_count,
 )
 from devhost.invocation import FunctionInvoker
@@ -301,3 +302,15 @@ def test_options_without_a_preflight_header_reaches_the_function(client: Client)
     response = client.options("/api/v1/echo/x", headers={"Origin": "https://app.example"})
     assert response.status_code == 200
     assert len(calls) == 1
+
+
+def test_an_empty_content_type_is_dropped_as_the_host_drops_it() -> None:
+    """The pipeline's body-less answers reach the client with no Content-Type at all."""
+    empty = to_werkzeug_response(
+        func.HttpResponse(status_code=204, headers={"Content-Type": "", "X-Request-ID": "r"})
+    )
+    assert empty.status_code == 204
+    assert "Content-Type" not in empty.headers
+    assert empty.headers["X-Request-ID"] == "r"
+    typed = to_werkzeug_response(func.HttpResponse(b"{}", headers={"Content-Type": "a/b"}))
+    assert typed.headers["Content-Type"] == "a/b"
