@@ -25,6 +25,7 @@ from devhost.settings import (
     load_local_settings,
     read_route_prefix,
 )
+from devhost.timer_runner import TimerTriggerRunner
 from devhost.triggers import (
     HostOptions,
     HostStartupError,
@@ -37,6 +38,7 @@ from devhost.triggers import (
 TRIGGER_RUNNERS: dict[str, RunnerFactory] = {
     "httpTrigger": HttpTriggerRunner,
     "blobTrigger": BlobTriggerRunner,
+    "timerTrigger": TimerTriggerRunner,
 }
 _SHUTDOWN_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 

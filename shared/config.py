@@ -86,6 +86,11 @@ class Settings(BaseSettings):
     UPLOAD_URL_TTL_SECONDS: Annotated[int, Field(ge=60, le=3600)] = 900
     UPLOADS_TRIGGER_SOURCE: TriggerSource = TriggerSource.EVENT_GRID
     CLAMD_URL: str = ""
+    # A pending upload lives this long (its upload URL may be re-issued meanwhile); then
+    # the maintenance job removes it. Quarantined blobs are kept this many days.
+    UPLOAD_PENDING_HOURS: Annotated[int, Field(ge=1, le=24 * 30)] = 24
+    QUARANTINE_RETENTION_DAYS: Annotated[int, Field(ge=1, le=3650)] = 30
+    MAINTENANCE_SCHEDULE: str = "0 */15 * * * *"
 
     CORS_ORIGINS: Annotated[list[str], NoDecode] = []
     RATE_LIMIT_ENABLED: bool = True
