@@ -12,6 +12,7 @@ PORT ?= 7071
 
 help:
 	@echo "make run    - start the app on http://127.0.0.1:$(PORT) with Azurite and the embedded database"
+	@echo "             (kept in .localdb/ across restarts; FRESH=1 starts it empty)"
 	@echo "make test   - install test dependencies, then lint, type-check and run every test"
 	@echo "make bench  - run the benchmarks in bench/ and print ratios against their baselines"
 	@echo "make docs   - regenerate docs/api-reference.md from the OpenAPI document"
@@ -31,7 +32,7 @@ $(NODE_STAMP): package.json package-lock.json
 	@touch $@
 
 run: $(DEPS_STAMP) $(NODE_STAMP)
-	$(PY) -m devhost --port $(PORT) --azurite
+	$(PY) -m devhost --port $(PORT) --azurite --db-dir .localdb $(if $(FRESH),--fresh-db)
 
 lint: $(DEPS_STAMP)
 	$(PY) -m ruff check .
@@ -52,4 +53,4 @@ docs: $(DEPS_STAMP)
 	$(PY) scripts/generate_api_reference.py
 
 clean:
-	rm -rf $(VENV) node_modules .azurite .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) node_modules .azurite .localdb .pytest_cache .mypy_cache .ruff_cache

@@ -17,7 +17,12 @@ from devhost.azurite import AzuriteError, AzuriteProcess
 from devhost.blob_runner import BlobTriggerRunner
 from devhost.http_runner import HttpTriggerRunner
 from devhost.indexing import AppLoadError, describe_exception, load_functions
-from devhost.local_services import bootstrap_app_data, start_local_storage
+from devhost.local_services import (
+    bootstrap_app_data,
+    load_embedded_database,
+    save_embedded_database,
+    start_local_storage,
+)
 from devhost.settings import (
     EXAMPLE_SUFFIX,
     LocalSettings,
@@ -54,6 +59,8 @@ class HostConfig:
     host_json: Path = Path("host.json")
     azurite: bool = False
     azurite_location: Path = Path(".azurite")
+    db_dir: Path | None = None  # where the embedded database is kept across restarts
+    fresh_db: bool = False
 
 
 class _ShutdownRequested(BaseException):
@@ -95,7 +102,8 @@ def _prepare(config: HostConfig) -> _Prepared:
             )
         runners = build_runners(load_functions(config.app), options, TRIGGER_RUNNERS)
         try:
-            notes += bootstrap_app_data()
+            notes += _load_local_data(config)
+            notes += bootstrap_app_data(kept_in=config.db_dir)
         except Exception as exc:  # the app's own checks: settings, a weak admin password...
             raise HostStartupError(f"bootstrap failed: {describe_exception(exc)}") from exc
     except BaseException:
@@ -127,9 +135,31 @@ def _serve(config: HostConfig) -> int:
     finally:
         for runner in reversed(started):
             runner.stop()
+        _save_local_data(config)
         if azurite is not None:
             azurite.stop()
         print("Local host stopped.", flush=True)
+
+
+def _load_local_data(config: HostConfig) -> list[str]:
+    """Load the embedded database kept in ``--db-dir``; banner lines."""
+    if config.db_dir is None:
+        return []
+    line = load_embedded_database(config.db_dir, fresh=config.fresh_db)
+    return [line] if line else []
+
+
+def _save_local_data(config: HostConfig) -> None:
+    """Keep the embedded database in ``--db-dir`` for the next start (after runners stop)."""
+    if config.db_dir is None:
+        return
+    try:
+        line = save_embedded_database(config.db_dir)
+    except Exception as exc:  # a failed save must not hide why the host stopped
+        print(f"Local data NOT saved: {describe_exception(exc)}", file=sys.stderr, flush=True)
+        return
+    if line:
+        print(line, flush=True)
 
 
 @contextmanager
