@@ -29,7 +29,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from shared import clock
+from shared import clock, telemetry
 from shared.config import Settings, get_settings
 from shared.db import names
 from shared.db.names import Document
@@ -85,6 +85,7 @@ class _Run:
         return storage.storage_configured()
 
 
+@telemetry.traced("maintenance.run", lambda report: {"maintenance.ran": report.ran})
 def run_maintenance(*, holder: str | None = None) -> MaintenanceReport:
     """One maintenance run; does nothing while another holder has the lease."""
     holder = holder or secrets.token_hex(8)

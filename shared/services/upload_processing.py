@@ -37,7 +37,7 @@ from typing import Any
 
 from bson import ObjectId
 
-from shared import clock
+from shared import clock, telemetry
 from shared.config import Settings, get_settings
 from shared.db.client import Document
 from shared.identity import SYSTEM
@@ -132,6 +132,16 @@ class _Rejected(Exception):
         self.rejection = rejection
 
 
+def _span_attributes(outcome: ProcessingOutcome) -> dict[str, Any]:
+    return {
+        "blob.name": outcome.blob_name,
+        "upload.id": outcome.upload_id,
+        "upload.result": outcome.result.value,
+        "upload.rejection_reason": outcome.rejection_reason,
+    }
+
+
+@telemetry.traced("upload.process", _span_attributes)
 def process_blob(
     name: str,
     *,
@@ -173,6 +183,7 @@ def _record_for(name: str) -> Document | None:
     return upload_records.find_by_id(ObjectId(match["upload_id"]), owner_id=match["owner_id"])
 
 
+@telemetry.traced("upload.claim")
 def _claim(
     record: Document, etag: str, *, attempt: int, max_attempts: int, settings: Settings
 ) -> _Job | ProcessingOutcome:
@@ -293,6 +304,7 @@ def _process(job: _Job) -> ProcessingOutcome:
             ) from None
 
 
+@telemetry.traced("upload.receive")
 def _receive(job: _Job, workdir: Path) -> _Received:
     """Stream the pinned blob version to disk once: hashing, sniff head and virus scan."""
     path = workdir / "original"
@@ -320,6 +332,7 @@ def _receive(job: _Job, workdir: Path) -> _Received:
     return _Received(path, digest.hexdigest(), bytes(head), scan, signature)
 
 
+@telemetry.traced("upload.publish_image")
 def _publish_image(
     job: _Job, received: _Received, facts: dict[str, Any], workdir: str
 ) -> ProcessingOutcome:
@@ -343,6 +356,7 @@ def _publish_image(
     return _finish_ready(job, new_etag, {**facts, "metadata": metadata, "thumbnail": True})
 
 
+@telemetry.traced("upload.publish_pdf")
 def _publish_pdf(job: _Job, received: _Received, facts: dict[str, Any]) -> ProcessingOutcome:
     pdf = media.inspect_pdf(str(received.path))
     new_etag = storage.set_blob_http_headers(
@@ -371,6 +385,7 @@ def _finish_ready(job: _Job, new_etag: str, fields: dict[str, Any]) -> Processin
     return _outcome(job.name, Result.READY, finished, job.etag)
 
 
+@telemetry.traced("upload.quarantine")
 def _complete_rejection(job: _Job, rejection: _Rejection) -> ProcessingOutcome:
     """Quarantine the blob, settle the record and leave one audit event."""
     settings = job.settings
