@@ -213,5 +213,5 @@ def test_checkov_finds_no_failed_check_and_every_skip_has_a_reason() -> None:
     assert summary["parsing_errors"] == 0
     assert summary["passed"] > 0
     for skipped in report["results"]["skipped_checks"]:
-        reason = (skipped.get("suppress_comment") or "").strip()
+        reason = (skipped["check_result"].get("suppress_comment") or "").strip()
         assert len(reason) > 10, f"{skipped['check_id']} in {skipped['file_path']} has no reason"
