@@ -65,6 +65,7 @@ def main(connection_string: str) -> None:
     with telemetry.span("probe.process"):
         logging.getLogger("probe").warning("inside the processor span")
         process_blob(blob_name)
+    _against_a_wire_protocol_server(client)
     json.dump(
         {
             "spans": [_span(s) for s in spans.get_finished_spans()],
@@ -72,6 +73,23 @@ def main(connection_string: str) -> None:
         },
         sys.stdout,
     )
+
+
+def _against_a_wire_protocol_server(client: Any) -> None:
+    """The readiness probe on a pymongo client (mongomock sends no commands to trace)."""
+    import os
+
+    from shared.config import reset_settings
+    from shared.db.client import reset_database_client
+    from tests.telemetry.mongo_stub import running_mongo_stub
+
+    with running_mongo_stub() as port:
+        os.environ["DATABASE_URL"] = f"mongodb://127.0.0.1:{port}/?directConnection=true"
+        reset_settings()
+        reset_database_client()
+        ready = client.get("/api/v1/health/ready", headers={"X-Request-ID": "probe-ready"})
+        assert ready.status == 200, ready.body
+        reset_database_client()
 
 
 def _span(span: Any) -> dict[str, Any]:
