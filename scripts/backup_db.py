@@ -57,6 +57,12 @@ def main(argv: list[str] | None = None) -> int:
     except PyMongoError as exc:
         print(f"error: database: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1
+    if settings.database_url.startswith("mongomock://"):
+        print(
+            "note: DATABASE_URL is the embedded database, which lives inside one process; "
+            "`make run` already keeps its data in .localdb/ in this same layout",
+            file=sys.stderr,
+        )
     for result in results:
         print(f"{result.name}: {result.documents} documents, {result.indexes} indexes")
     print(f"backup of {settings.DATABASE_NAME} written to {out / database.name}")

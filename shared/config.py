@@ -117,6 +117,11 @@ class Settings(BaseSettings):
     SMTP_TIMEOUT_SECONDS: Annotated[float, Field(gt=0, le=60)] = 10.0
     FRONTEND_URL: str = "http://127.0.0.1:7071"
 
+    # Read by shared.telemetry straight from the environment (it must stay cheap to
+    # import); declared here so the setting is documented and validated like the rest.
+    APPLICATIONINSIGHTS_CONNECTION_STRING: str = ""
+    APPLICATIONINSIGHTS_AUTHENTICATION_STRING: str = ""
+
     @field_validator("CORS_ORIGINS", "UPLOAD_ALLOWED_TYPES", mode="before")
     @classmethod
     def _accept_comma_lists(cls, value: Any) -> Any:

@@ -34,13 +34,11 @@ CHECKOV_MISSING = "checkov is not installed: run `make .venv-infra/.deps-install
 KEY_VAULT_REFERENCE = re.compile(
     r"@Microsoft\.KeyVault\(SecretUri=\$\{keyVaultUri\}secrets/([a-z-]+)/\)"
 )
-# Settings read by the Functions host or the telemetry library, not by shared.config.
+# Settings read by the Functions host, not by shared.config.
 HOST_SETTINGS = {
     "AzureWebJobsStorage__accountName",
     f"{UPLOADS_CONNECTION}__blobServiceUri",
     f"{UPLOADS_CONNECTION}__queueServiceUri",
-    "APPLICATIONINSIGHTS_CONNECTION_STRING",
-    "APPLICATIONINSIGHTS_AUTHENTICATION_STRING",
 }
 
 
@@ -84,6 +82,7 @@ def test_the_template_sets_every_setting_production_requires() -> None:
         "CORS_ORIGINS",
         "FRONTEND_URL",
         "UPLOADS_TRIGGER_SOURCE",
+        "APPLICATIONINSIGHTS_CONNECTION_STRING",
         *HOST_SETTINGS,
     }
     assert required <= settings.keys(), f"missing: {sorted(required - settings.keys())}"
