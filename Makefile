@@ -6,12 +6,15 @@ VENV := .venv
 PY := $(VENV)/bin/python
 DEPS_STAMP := $(VENV)/.deps-installed
 NODE_STAMP := node_modules/.deps-installed
+INFRA_VENV := .venv-infra
+INFRA_STAMP := $(INFRA_VENV)/.deps-installed
 PORT ?= 7071
 
 .PHONY: run test lint typecheck pytest bench docs clean help
 
 help:
 	@echo "make run    - start the app on http://127.0.0.1:$(PORT) with Azurite and the embedded database"
+	@echo "             (kept in .localdb/ across restarts; FRESH=1 starts it empty)"
 	@echo "make test   - install test dependencies, then lint, type-check and run every test"
 	@echo "make bench  - run the benchmarks in bench/ and print ratios against their baselines"
 	@echo "make docs   - regenerate docs/api-reference.md from the OpenAPI document"
@@ -25,13 +28,19 @@ $(DEPS_STAMP): $(PY) requirements.txt requirements-dev.txt
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	@touch $@
 
+$(INFRA_STAMP): requirements-infra.txt
+	$(PYTHON) -m venv $(INFRA_VENV)
+	$(INFRA_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(INFRA_VENV)/bin/python -m pip install --quiet -r requirements-infra.txt
+	@touch $@
+
 $(NODE_STAMP): package.json package-lock.json
 	@command -v npm >/dev/null || { echo "Node.js and npm are required for the Azurite storage emulator"; exit 1; }
 	npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
 run: $(DEPS_STAMP) $(NODE_STAMP)
-	$(PY) -m devhost --port $(PORT) --azurite
+	$(PY) -m devhost --port $(PORT) --azurite --db-dir .localdb $(if $(FRESH),--fresh-db)
 
 lint: $(DEPS_STAMP)
 	$(PY) -m ruff check .
@@ -40,7 +49,7 @@ lint: $(DEPS_STAMP)
 typecheck: $(DEPS_STAMP)
 	$(PY) -m mypy
 
-pytest: $(DEPS_STAMP) $(NODE_STAMP)
+pytest: $(DEPS_STAMP) $(NODE_STAMP) $(INFRA_STAMP)
 	$(PY) -m pytest --cov --cov-report=
 
 test: lint typecheck pytest
@@ -52,4 +61,4 @@ docs: $(DEPS_STAMP)
 	$(PY) scripts/generate_api_reference.py
 
 clean:
-	rm -rf $(VENV) node_modules .azurite .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(INFRA_VENV) node_modules .azurite .localdb .pytest_cache .mypy_cache .ruff_cache

@@ -58,6 +58,19 @@ def parse_args(argv: Sequence[str] | None = None) -> HostConfig:
         default=Path(".azurite"),
         help="where Azurite keeps its data (default .azurite)",
     )
+    parser.add_argument(
+        "--db-dir",
+        type=Path,
+        default=os.environ.get("LOCAL_HOST_DB_DIR") or None,
+        help="keep the embedded database (DATABASE_URL=mongomock://) in this folder: loaded "
+        "at start, saved on exit, in mongodump's layout (env LOCAL_HOST_DB_DIR; "
+        "`make run` uses .localdb)",
+    )
+    parser.add_argument(
+        "--fresh-db",
+        action="store_true",
+        help="start with an empty embedded database even if --db-dir holds one",
+    )
     args = parser.parse_args(argv)
     return HostConfig(
         host=args.host,
@@ -67,6 +80,8 @@ def parse_args(argv: Sequence[str] | None = None) -> HostConfig:
         azurite=args.azurite,
         azurite_location=args.azurite_location,
         azurite_port=args.azurite_port,
+        db_dir=args.db_dir,
+        fresh_db=args.fresh_db,
     )
 
 

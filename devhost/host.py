@@ -17,7 +17,12 @@ from devhost.azurite import AzuriteError, AzuriteProcess
 from devhost.blob_runner import BlobTriggerRunner
 from devhost.http_runner import HttpTriggerRunner
 from devhost.indexing import AppLoadError, describe_exception, load_functions
-from devhost.local_services import bootstrap_app_data, start_local_storage
+from devhost.local_services import (
+    bootstrap_app_data,
+    load_embedded_database,
+    save_embedded_database,
+    start_local_storage,
+)
 from devhost.settings import (
     EXAMPLE_SUFFIX,
     LocalSettings,
@@ -25,6 +30,7 @@ from devhost.settings import (
     load_local_settings,
     read_route_prefix,
 )
+from devhost.timer_runner import TimerTriggerRunner
 from devhost.triggers import (
     HostOptions,
     HostStartupError,
@@ -37,6 +43,7 @@ from devhost.triggers import (
 TRIGGER_RUNNERS: dict[str, RunnerFactory] = {
     "httpTrigger": HttpTriggerRunner,
     "blobTrigger": BlobTriggerRunner,
+    "timerTrigger": TimerTriggerRunner,
 }
 _SHUTDOWN_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
@@ -53,6 +60,8 @@ class HostConfig:
     azurite: bool = False
     azurite_location: Path = Path(".azurite")
     azurite_port: int = 10000
+    db_dir: Path | None = None  # where the embedded database is kept across restarts
+    fresh_db: bool = False
 
 
 class _ShutdownRequested(BaseException):
@@ -93,7 +102,8 @@ def _prepare(config: HostConfig) -> _Prepared:
             notes.append(_describe_storage(azurite))
         runners = build_runners(load_functions(config.app), options, TRIGGER_RUNNERS)
         try:
-            notes += bootstrap_app_data()
+            notes += _load_local_data(config)
+            notes += bootstrap_app_data(kept_in=config.db_dir)
         except Exception as exc:  # the app's own checks: settings, a weak admin password...
             raise HostStartupError(f"bootstrap failed: {describe_exception(exc)}") from exc
     except BaseException:
@@ -125,6 +135,7 @@ def _serve(config: HostConfig) -> int:
     finally:
         for runner in reversed(started):
             runner.stop()
+        _save_local_data(config)
         _stop_local_storage(azurite)
         print("Local host stopped.", flush=True)
 
@@ -137,6 +148,27 @@ def _stop_local_storage(azurite: AzuriteProcess | None) -> None:
     if storage is not None:  # the app's pooled connections would only delay Azurite
         storage.reset_storage_clients()
     azurite.stop()
+
+
+def _load_local_data(config: HostConfig) -> list[str]:
+    """Load the embedded database kept in ``--db-dir``; banner lines."""
+    if config.db_dir is None:
+        return []
+    line = load_embedded_database(config.db_dir, fresh=config.fresh_db)
+    return [line] if line else []
+
+
+def _save_local_data(config: HostConfig) -> None:
+    """Keep the embedded database in ``--db-dir`` for the next start (after runners stop)."""
+    if config.db_dir is None:
+        return
+    try:
+        line = save_embedded_database(config.db_dir)
+    except Exception as exc:  # a failed save must not hide why the host stopped
+        print(f"Local data NOT saved: {describe_exception(exc)}", file=sys.stderr, flush=True)
+        return
+    if line:
+        print(line, flush=True)
 
 
 @contextmanager

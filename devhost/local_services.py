@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 from pathlib import Path
 
 from devhost.azurite import (
@@ -53,16 +54,17 @@ def start_local_storage(
     return azurite
 
 
-def bootstrap_app_data() -> list[str]:
+def bootstrap_app_data(*, kept_in: Path | None = None) -> list[str]:
     """Run the app's idempotent bootstrap; lines for the banner."""
     from shared.config import get_settings
     from shared.services.bootstrap import bootstrap
 
     report = bootstrap()
     settings = get_settings()
-    lines = [
-        f"Database: {_describe_database(settings.database_url)}, migrations {report.migrations}"
-    ]
+    database = _describe_database(settings.database_url)
+    if kept_in is not None and _embedded():
+        database = f"embedded in-memory, kept in {kept_in}/ across restarts"
+    lines = [f"Database: {database}, migrations {report.migrations}"]
     if report.superuser != "not configured":
         lines.append(f"Admin: {settings.FIRST_SUPERUSER_EMAIL} ({report.superuser})")
     return lines
@@ -72,3 +74,52 @@ def _describe_database(url: str) -> str:
     if url.startswith("mongomock://"):
         return "embedded in-memory (data is lost when the host stops)"
     return url.rsplit("@", maxsplit=1)[-1].split("?", maxsplit=1)[0]  # never print credentials
+
+
+def _embedded() -> bool:
+    from shared.config import get_settings
+
+    return get_settings().database_url.startswith("mongomock://")
+
+
+def load_embedded_database(folder: Path, *, fresh: bool) -> str | None:
+    """Load the embedded database saved in ``folder`` (mongodump layout); a banner line.
+
+    Nothing happens for a real database; ``fresh`` starts empty (the next save replaces
+    what the folder held).
+    """
+    if not _embedded():
+        return None
+    if fresh:
+        return f"Local data: starting fresh (--fresh-db); {folder}/ is replaced on exit"
+    from shared.db.client import get_database
+    from shared.db.dump import database_dir, restore
+
+    database = get_database()
+    saved = database_dir(folder, database.name)
+    if not saved.is_dir():
+        return f"Local data: none saved yet; saved to {folder}/ on exit"
+    results = restore(database, saved, drop=True)
+    documents = sum(result.documents for result in results)
+    return f"Local data: {documents} documents loaded from {saved}/; saved there again on exit"
+
+
+def save_embedded_database(folder: Path) -> str | None:
+    """Write the embedded database to ``folder``, replacing the previous save."""
+    if not _embedded():
+        return None
+    from shared.db.client import get_database
+    from shared.db.dump import dump
+
+    staging = folder.with_name(f"{folder.name}.saving")
+    previous = folder.with_name(f"{folder.name}.previous")
+    for leftover in (staging, previous):
+        shutil.rmtree(leftover, ignore_errors=True)
+    results = dump(get_database(), staging)
+    # Swap whole folders so an interrupted save never leaves half a database behind.
+    if folder.exists():
+        folder.rename(previous)
+    staging.rename(folder)
+    shutil.rmtree(previous, ignore_errors=True)
+    documents = sum(result.documents for result in results)
+    return f"Local data: {documents} documents saved to {folder}/"

@@ -93,6 +93,11 @@ class Settings(BaseSettings):
     QUARANTINE_RETENTION_DAYS: Annotated[int, Field(ge=1, le=3650)] = 30
     UPLOADS_TRIGGER_SOURCE: TriggerSource = TriggerSource.EVENT_GRID
     CLAMD_URL: str = ""
+    # A pending upload lives this long (its upload URL may be re-issued meanwhile); then
+    # the maintenance job removes it. Quarantined blobs are kept this many days.
+    UPLOAD_PENDING_HOURS: Annotated[int, Field(ge=1, le=24 * 30)] = 24
+    QUARANTINE_RETENTION_DAYS: Annotated[int, Field(ge=1, le=3650)] = 30
+    MAINTENANCE_SCHEDULE: str = "0 */15 * * * *"
 
     CORS_ORIGINS: Annotated[list[str], NoDecode] = []
     RATE_LIMIT_ENABLED: bool = True
@@ -118,6 +123,11 @@ class Settings(BaseSettings):
     SMTP_FROM: str = "Runtime Traitors <no-reply@runtime-traitors.local>"
     SMTP_TIMEOUT_SECONDS: Annotated[float, Field(gt=0, le=60)] = 10.0
     FRONTEND_URL: str = "http://127.0.0.1:7071"
+
+    # Read by shared.telemetry straight from the environment (it must stay cheap to
+    # import); declared here so the setting is documented and validated like the rest.
+    APPLICATIONINSIGHTS_CONNECTION_STRING: str = ""
+    APPLICATIONINSIGHTS_AUTHENTICATION_STRING: str = ""
 
     @field_validator("CORS_ORIGINS", "UPLOAD_ALLOWED_TYPES", mode="before")
     @classmethod

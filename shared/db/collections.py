@@ -7,6 +7,7 @@ from pymongo.collection import Collection
 from shared.db.client import get_collection
 from shared.db.names import (  # noqa: F401 - re-exported: callers name collections here
     AUDIT_LOG,
+    LOCKS,
     LOGIN_THROTTLE,
     MIGRATIONS,
     PASSWORD_RESETS,
@@ -49,3 +50,7 @@ def audit_log() -> Collection[Document]:
 
 def uploads() -> Collection[Document]:
     return collection(UPLOADS)
+
+
+def locks() -> Collection[Document]:
+    return collection(LOCKS)

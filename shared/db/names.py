@@ -16,3 +16,4 @@ PASSWORD_RESETS = "password_resets"  # noqa: S105 - a collection name
 LOGIN_THROTTLE = "login_throttle"
 AUDIT_LOG = "audit_log"
 UPLOADS = "uploads"
+LOCKS = "locks"

@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 
 import azure.functions as func
 
+from shared import telemetry
 from shared.http import pipeline, registry
 from shared.http.registry import Operation, RateLimit
 from shared.identity import Role
@@ -117,7 +118,8 @@ def _register_function(bp: func.Blueprint, operations: list[Operation]) -> None:
     by_method = {operation.method: operation for operation in operations}
 
     def http_function(req: func.HttpRequest) -> func.HttpResponse:
-        return pipeline.run(by_method, req)
+        # A span per request when Application Insights is configured; else a plain call.
+        return telemetry.traced_request(req.method, route, lambda: pipeline.run(by_method, req))
 
     http_function.__name__ = http_function.__qualname__ = name
     http_function.__doc__ = "; ".join(f"{op.method}: {op.summary}" for op in operations)

@@ -133,6 +133,7 @@ class BlobRef:
     name: str
     etag: str
     size: int
+    last_modified: datetime | None = None
 
 
 class BinaryWriter(Protocol):
@@ -445,7 +446,9 @@ def list_blobs(container: str, prefix: str | None = None) -> Iterator[BlobRef]:
             # Listings give the ETag bare, headers quoted: quote it so it pins like any other.
             etag = _require_etag(item.etag)
             quoted = etag if etag.startswith('"') else f'"{etag}"'
-            yield BlobRef(name=item.name, etag=quoted, size=item.size)
+            yield BlobRef(
+                name=item.name, etag=quoted, size=item.size, last_modified=item.last_modified
+            )
 
 
 def _utcnow() -> datetime:

@@ -41,7 +41,7 @@ from typing import Any
 
 from bson import ObjectId
 
-from shared import clock
+from shared import clock, telemetry
 from shared.config import Settings, get_settings
 from shared.db.names import Document
 from shared.identity import SYSTEM
@@ -136,6 +136,16 @@ class _Rejected(Exception):
         self.rejection = rejection
 
 
+def _span_attributes(outcome: ProcessingOutcome) -> dict[str, Any]:
+    return {
+        "blob.name": outcome.blob_name,
+        "upload.id": outcome.upload_id,
+        "upload.result": outcome.result.value,
+        "upload.rejection_reason": outcome.rejection_reason,
+    }
+
+
+@telemetry.traced("upload.process", _span_attributes)
 def process_blob(
     name: str,
     *,
@@ -190,6 +200,7 @@ def _record_for(name: str) -> Document | None:
     return upload_records.find_by_id(ObjectId(match["upload_id"]), owner_id=match["owner_id"])
 
 
+@telemetry.traced("upload.claim")
 def _claim(
     record: Document, etag: str, *, attempt: int, max_attempts: int, settings: Settings
 ) -> _Job | ProcessingOutcome:
@@ -310,6 +321,7 @@ def _process(job: _Job) -> ProcessingOutcome:
             ) from None
 
 
+@telemetry.traced("upload.receive")
 def _receive(job: _Job, workdir: Path) -> _Received:
     """Stream the pinned blob version to disk once: hashing, sniff head and virus scan."""
     path = workdir / "original"
@@ -337,6 +349,7 @@ def _receive(job: _Job, workdir: Path) -> _Received:
     return _Received(path, digest.hexdigest(), bytes(head), scan, signature)
 
 
+@telemetry.traced("upload.publish_image")
 def _publish_image(
     job: _Job, received: _Received, facts: dict[str, Any], workdir: str
 ) -> ProcessingOutcome:
@@ -360,6 +373,7 @@ def _publish_image(
     return _finish_ready(job, stored, {**facts, "metadata": metadata, "thumbnail": True})
 
 
+@telemetry.traced("upload.publish_pdf")
 def _publish_pdf(job: _Job, received: _Received, facts: dict[str, Any]) -> ProcessingOutcome:
     pdf = media.inspect_pdf(str(received.path))
     # The very bytes that were scanned and parsed, from the spooled copy.
@@ -395,6 +409,7 @@ def _finish_ready(job: _Job, stored_bytes: int, fields: dict[str, Any]) -> Proce
     return _outcome(job.name, Result.READY, finished, job.etag)
 
 
+@telemetry.traced("upload.quarantine")
 def _complete_rejection(job: _Job, rejection: _Rejection) -> ProcessingOutcome:
     """Quarantine the blob, settle the record and leave one audit event."""
     settings = job.settings

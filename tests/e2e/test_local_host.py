@@ -95,7 +95,8 @@ def test_banner_lists_every_function_and_says_what_is_not_served(
         "process_upload: blobTrigger uploads/{name} (connection ProbeStorage, NOT SET: not watched)"
         in host.output
     )
-    assert "hourly: timerTrigger (not served by the local host yet)" in host.output
+    assert "hourly: timerTrigger 0 0 * * * * (next " in host.output
+    assert "queued: queueTrigger (not served by the local host yet)" in host.output
 
 
 def test_environment_wins_over_local_settings_values(

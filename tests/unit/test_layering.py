@@ -30,6 +30,7 @@ LAYERS: list[tuple[str, ...]] = [
         "shared.production_policy",
         "shared.clock",
         "shared.triggers",
+        "shared.telemetry",  # imports nothing of the app; the HTTP layer and services use it
     ),
 ]
 
