@@ -87,16 +87,14 @@ class Settings(BaseSettings):
     ]
     UPLOAD_QUOTA_BYTES: Annotated[int, Field(ge=1)] = 1024 * 1024 * 1024
     UPLOAD_URL_TTL_SECONDS: Annotated[int, Field(ge=60, le=3600)] = 900
-    # How long an upload may stay pending (its owner can fetch fresh upload URLs meanwhile).
+    # How long an upload may stay pending (its owner can fetch fresh upload URLs meanwhile);
+    # then the maintenance job expires it.
     UPLOAD_PENDING_HOURS: Annotated[int, Field(ge=1, le=720)] = 24
-    # Rejected uploads stay in quarantine (and count against the quota) this long.
+    # Rejected uploads stay in quarantine (and count against the quota) this long; then the
+    # maintenance job purges them, audited.
     QUARANTINE_RETENTION_DAYS: Annotated[int, Field(ge=1, le=3650)] = 30
     UPLOADS_TRIGGER_SOURCE: TriggerSource = TriggerSource.EVENT_GRID
     CLAMD_URL: str = ""
-    # A pending upload lives this long (its upload URL may be re-issued meanwhile); then
-    # the maintenance job removes it. Quarantined blobs are kept this many days.
-    UPLOAD_PENDING_HOURS: Annotated[int, Field(ge=1, le=24 * 30)] = 24
-    QUARANTINE_RETENTION_DAYS: Annotated[int, Field(ge=1, le=3650)] = 30
     MAINTENANCE_SCHEDULE: str = "0 */15 * * * *"
 
     CORS_ORIGINS: Annotated[list[str], NoDecode] = []
