@@ -29,6 +29,8 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from bson import ObjectId
+
 from shared import clock, telemetry
 from shared.config import Settings, get_settings
 from shared.db import names
@@ -36,6 +38,7 @@ from shared.db.names import Document
 from shared.identity import SYSTEM
 from shared.repositories import locks
 from shared.repositories import upload_maintenance as records
+from shared.repositories import uploads as upload_records
 from shared.services import audit, storage, upload_processing
 
 logger = logging.getLogger(__name__)
@@ -185,12 +188,19 @@ def _purge_quarantine(run: _Run) -> None:
         if _older(blob, cutoff) and storage.delete_blob_if_exists(container, blob.name):
             run.report.purged_blobs += 1
             owner_id, _, rest = blob.name.partition("/")
+            _release_quota(rest.split(".", 1)[0], blob.size)
             _audit_purge(
                 target_id=rest.split(".", 1)[0] or None,
                 owner_id=owner_id if rest else None,
                 blobs=[blob.name],
                 reason=None,
             )
+
+
+def _release_quota(upload_id: str, size: int) -> None:
+    """A purged copy kept beside a live record (a re-created version) stops counting."""
+    if ObjectId.is_valid(upload_id):
+        upload_records.release_quarantined_bytes(ObjectId(upload_id), size)
 
 
 def _sweep_expired(run: _Run) -> None:

@@ -17,7 +17,7 @@ from bson import ObjectId
 
 from blueprints.maintenance import maintenance
 from shared import clock
-from shared.config import Settings
+from shared.config import Settings, get_settings
 from shared.db import collections
 from shared.repositories import locks
 from shared.repositories import uploads as upload_records
@@ -80,6 +80,7 @@ def new_upload(
         size_bytes=size_bytes,
         blob_name=storage.upload_blob_name(OWNER, str(upload_id)),
         upload_expires_at=clock.now() + timedelta(minutes=url_minutes),
+        now=clock.now(),
     )
 
 
@@ -149,7 +150,8 @@ def test_abandoned_pending_upload_is_removed_after_its_lifetime(fake_clock: Fake
 
     assert report.expired_pending == 1
     assert status_of(record) is None
-    assert upload_records.reserved_bytes(OWNER, now=clock.now()) == 0
+    window = timedelta(hours=get_settings().UPLOAD_PENDING_HOURS)
+    assert upload_records.reserved_bytes(OWNER, pending_since=clock.now() - window) == 0
 
 
 def test_pending_upload_with_a_live_upload_url_is_kept(fake_clock: FakeClock) -> None:
@@ -300,3 +302,26 @@ def test_the_timer_function_runs_the_job(fake_clock: FakeClock) -> None:
     fake_clock.advance(timedelta(hours=25))
     maintenance(None)  # type: ignore[arg-type]  # the job ignores the timer's details
     assert status_of(record) is None
+
+
+def test_purging_a_copy_kept_beside_a_ready_upload_frees_its_quota(
+    fake_clock: FakeClock, azurite_storage: Settings
+) -> None:
+    # A version re-created through a still-valid URL was quarantined beside a ready file.
+    record = new_upload(size_bytes=100)
+    collections.uploads().update_one(
+        {"_id": record["_id"]},
+        {"$set": {"status": "ready", "stored_bytes": 100, "quarantined_bytes": 2048}},
+    )
+    storage.upload_bytes(
+        azurite_storage.QUARANTINE_CONTAINER, f"{record['blob_name']}.1", b"x" * 2048, "image/png"
+    )
+    window = timedelta(hours=azurite_storage.UPLOAD_PENDING_HOURS)
+    assert upload_records.reserved_bytes(OWNER, pending_since=clock.now() - window) == 2148
+
+    fake_clock.advance(timedelta(days=azurite_storage.QUARANTINE_RETENTION_DAYS, seconds=1))
+    report = run_maintenance()
+
+    assert report.purged_blobs == 1
+    assert status_of(record) == "ready"
+    assert upload_records.reserved_bytes(OWNER, pending_since=clock.now() - window) == 100
