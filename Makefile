@@ -8,6 +8,7 @@ DEPS_STAMP := $(VENV)/.deps-installed
 NODE_STAMP := node_modules/.deps-installed
 INFRA_VENV := .venv-infra
 INFRA_STAMP := $(INFRA_VENV)/.deps-installed
+BENCH_STAMP := $(VENV)/.bench-deps-installed
 PORT ?= 7071
 
 .PHONY: run test lint typecheck pytest bench docs clean help
@@ -54,7 +55,11 @@ pytest: $(DEPS_STAMP) $(NODE_STAMP) $(INFRA_STAMP)
 
 test: lint typecheck pytest
 
-bench: $(DEPS_STAMP)
+$(BENCH_STAMP): $(DEPS_STAMP) bench/requirements.txt
+	$(PY) -m pip install --quiet -r bench/requirements.txt
+	@touch $@
+
+bench: $(DEPS_STAMP) $(BENCH_STAMP) $(NODE_STAMP)
 	$(PY) bench/run_all.py
 
 docs: $(DEPS_STAMP)

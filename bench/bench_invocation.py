@@ -1,9 +1,11 @@
 """Per-invocation cost of the request pipeline, and database round trips per authenticated read.
 
-In one process, through the indexed functions (as the worker calls them):
-- GET /api/v1/health (no dependency);
-- GET /api/v1/users/me with a real access token, rate limit on, vs the floor:
-  ``jwt.decode`` + one ``find_one({"_id": oid})`` on the same database;
+In one process, interleaved, with the same user and the same token:
+- the floor: ``jwt.decode`` + one ``find_one({"_id": oid})`` on the same database;
+- a bare native v2 function doing only the floor work (its own ``func.FunctionApp``);
+- a bare FastAPI endpoint doing only the floor work, through ``func.AsgiFunctionApp``
+  (FastAPI comes from bench/requirements.txt, never the app's requirements);
+- this app's full-pipeline GET /api/v1/users/me (rate limit on), and GET /api/v1/health;
 - database round trips of one GET /api/v1/users/me.
 
 The database is ``BENCH_DATABASE_URL`` (default ``mongomock://``); with a real MongoDB
@@ -41,8 +43,10 @@ from _common import (
 )
 from pymongo import monitoring
 
-USERS_ME_TARGET_RATIO = 3.0
-ROUND_TRIPS_TARGET = 2
+USERS_ME_TARGET_RATIO = 2.0
+ROUND_TRIPS_TARGET = 1
+# The pipeline must also cost less than FastAPI doing only the floor work.
+FASTAPI_TARGET_RATIO = 1.0
 DEFAULT_SAMPLES = 3000
 CLIENT_IP = "198.51.100.7"
 
@@ -111,6 +115,7 @@ class Fixture:
 
     token: str
     floor: Callable[[], object]
+    floor_work: Callable[[str], dict[str, Any] | None]
 
 
 def configure() -> tuple[str, CommandCounter | None]:
@@ -149,9 +154,9 @@ def sign_in() -> Fixture:
     key = settings.SECRET_KEY.encode()
     users = get_database()["users"]
 
-    def floor() -> object:
+    def floor_work(bearer: str) -> dict[str, Any] | None:
         claims = jwt.decode(
-            token,
+            bearer,
             key,
             algorithms=["HS256"],
             audience=settings.JWT_AUDIENCE,
@@ -159,9 +164,100 @@ def sign_in() -> Fixture:
         )
         return users.find_one({"_id": ObjectId(claims["sub"])})
 
+    def floor() -> object:
+        return floor_work(token)
+
     if floor() is None:
         raise RuntimeError("the floor did not find the bench user")
-    return Fixture(token=token, floor=floor)
+    return Fixture(token=token, floor=floor, floor_work=floor_work)
+
+
+def _profile_of(user: dict[str, Any]) -> dict[str, Any]:
+    """What the bare endpoints answer: the fields users/me answers."""
+    return {
+        "id": str(user["_id"]),
+        "email": user["email"],
+        "full_name": user.get("full_name"),
+        "role": user["role"],
+        "is_active": user["is_active"],
+        "created_at": user["created_at"].isoformat(),
+    }
+
+
+def bare_native_call(fixture: Fixture) -> Callable[[], object]:
+    """A native v2 function (own FunctionApp) doing the floor work, called as the worker does."""
+    import json
+
+    import azure.functions as func
+
+    app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
+
+    @app.route(route="v1/users/me", methods=["GET"])
+    def bare_me(req: func.HttpRequest) -> func.HttpResponse:
+        scheme, _, bearer = req.headers.get("authorization", "").partition(" ")
+        user = fixture.floor_work(bearer) if scheme.lower() == "bearer" else None
+        if user is None:
+            return func.HttpResponse(status_code=401)
+        return func.HttpResponse(
+            json.dumps(_profile_of(user)), status_code=200, mimetype="application/json"
+        )
+
+    function = app.get_functions()[0].get_user_function()
+    headers = {"Authorization": f"Bearer {fixture.token}", "X-Forwarded-For": CLIENT_IP}
+
+    def call_bare() -> object:
+        response = function(http_request("GET", "/v1/users/me", headers=headers))
+        if response.status_code != 200:
+            raise RuntimeError(f"the bare function answered {response.status_code}")
+        return response
+
+    return call_bare
+
+
+def fastapi_call(fixture: Fixture) -> tuple[Callable[[], object], Callable[[], None]] | None:
+    """The floor work as a FastAPI endpoint behind func.AsgiFunctionApp; None without FastAPI."""
+    import asyncio
+
+    import azure.functions as func
+
+    try:
+        from fastapi import FastAPI, Header, HTTPException
+    except ImportError:
+        print("  FastAPI is not installed (pip install -r bench/requirements.txt): skipped")
+        return None
+
+    api = FastAPI()
+
+    # async def: FastAPI runs it on the loop. A plain def would add a thread hop per call
+    # (anyio's thread pool), which makes FastAPI look far slower than it need be.
+    @api.get("/api/v1/users/me")
+    async def fastapi_me(authorization: str = Header(default="")) -> dict[str, Any]:
+        scheme, _, bearer = authorization.partition(" ")
+        user = fixture.floor_work(bearer) if scheme.lower() == "bearer" else None
+        if user is None:
+            raise HTTPException(status_code=401)
+        return _profile_of(user)
+
+    app = func.AsgiFunctionApp(app=api, http_auth_level=func.AuthLevel.ANONYMOUS)
+    function = app.get_functions()[0].get_user_function()
+    # The worker runs async functions on one long-lived event loop.
+    loop = asyncio.new_event_loop()
+    headers = {"Authorization": f"Bearer {fixture.token}", "X-Forwarded-For": CLIENT_IP}
+
+    def call_fastapi() -> object:
+        request = http_request("GET", "/v1/users/me", headers=headers)
+        response = loop.run_until_complete(function(request, None))
+        if response.status_code != 200:
+            raise RuntimeError(f"the FastAPI endpoint answered {response.status_code}")
+        return response
+
+    def close() -> None:
+        if app.startup_task_done:
+            loop.run_until_complete(app.middleware.notify_shutdown())
+            app.startup_task_done = False  # its __del__ would otherwise need a live loop
+        loop.close()
+
+    return call_fastapi, close
 
 
 def users_me_call(token: str) -> Callable[[], object]:
@@ -225,7 +321,7 @@ def print_profile(action: Callable[[], object], calls: int = 2000, limit: int = 
 
 
 def main() -> int:
-    """Measure health, users/me vs floor and round trips; emit the result line."""
+    """Measure floor, bare native, FastAPI and the pipeline side by side; emit the results."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--samples", type=int, default=DEFAULT_SAMPLES)
     parser.add_argument("--profile", action="store_true", help="also cProfile users/me")
@@ -234,42 +330,71 @@ def main() -> int:
     try:
         fixture = sign_in()
         me = users_me_call(fixture.token)
+        fastapi_bench = fastapi_call(fixture)
+        fastapi = fastapi_bench[0] if fastapi_bench else None
+        actions = [
+            fixture.floor,
+            bare_native_call(fixture),
+            me,
+            health_call(),
+            request_build_call(fixture.token),
+        ]
+        if fastapi is not None:
+            actions.append(fastapi)
         warmup = max(args.samples // 10, 50)
-        health_s, me_s, floor_s, build_s = interleaved_medians(
-            [health_call(), me, fixture.floor, request_build_call(fixture.token)],
-            runs=args.samples,
-            warmup=warmup,
-        )
+        medians = interleaved_medians(actions, runs=args.samples, warmup=warmup)
+        floor_s, bare_s, me_s, health_s, build_s = medians[:5]
+        fastapi_s = medians[5] if fastapi is not None else None
         scheme = database_url.split("://", 1)[0]
         print(f"Per invocation on {scheme}, median of {args.samples} interleaved calls:")
-        print(f"  building the HttpRequest (included below)  {build_s * 1e6:8.1f} us")
-        print(f"  GET /v1/health                             {health_s * 1e6:8.1f} us")
-        print(f"  GET /v1/users/me (full pipeline)           {me_s * 1e6:8.1f} us")
-        print(f"  floor: jwt.decode + find_one by _id        {floor_s * 1e6:8.1f} us")
+        print(f"  building the HttpRequest (in all but the floor) {build_s * 1e6:8.1f} us")
+        print(f"  GET /v1/health                                  {health_s * 1e6:8.1f} us")
+        rows = [
+            ("floor: jwt.decode + find_one by _id", floor_s),
+            ("bare native v2 function", bare_s),
+            ("FastAPI via AsgiFunctionApp", fastapi_s),
+            ("this pipeline: GET /v1/users/me", me_s),
+        ]
+        print(f"  {'':44s} {'median':>10s} {'vs floor':>9s}")
+        for label, seconds in rows:
+            if seconds is not None:
+                print(f"  {label:44s} {seconds * 1e6:7.1f} us {seconds / floor_s:8.2f}x")
         trips = round_trips(me, counter)
         if args.profile:
             print_profile(me)
+        if fastapi_bench is not None:
+            fastapi_bench[1]()
     finally:
         drop_bench_database()
-    emit(
-        [
+    results = [
+        Result(
+            bench="invocation",
+            metric="GET /v1/users/me vs floor",
+            value=me_s * 1e6,
+            baseline=floor_s * 1e6,
+            unit="us",
+            target=USERS_ME_TARGET_RATIO,
+        ),
+        Result(
+            bench="invocation",
+            metric="DB round trips per authenticated read",
+            value=trips,
+            unit="",
+            target=ROUND_TRIPS_TARGET,
+        ),
+    ]
+    if fastapi_s is not None:
+        results.append(
             Result(
                 bench="invocation",
-                metric="GET /v1/users/me vs floor",
+                metric="GET /v1/users/me vs FastAPI floor endpoint",
                 value=me_s * 1e6,
-                baseline=floor_s * 1e6,
+                baseline=fastapi_s * 1e6,
                 unit="us",
-                target=USERS_ME_TARGET_RATIO,
-            ),
-            Result(
-                bench="invocation",
-                metric="DB round trips per authenticated read",
-                value=trips,
-                unit="",
-                target=ROUND_TRIPS_TARGET,
-            ),
-        ]
-    )
+                target=FASTAPI_TARGET_RATIO,
+            )
+        )
+    emit(results)
     return 0
 
 

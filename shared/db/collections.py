@@ -7,6 +7,7 @@ from pymongo.collection import Collection
 from shared.db.client import get_collection
 from shared.db.names import (  # noqa: F401 - re-exported: callers name collections here
     AUDIT_LOG,
+    COUNTERS,
     LOCKS,
     LOGIN_THROTTLE,
     MIGRATIONS,
@@ -54,3 +55,7 @@ def uploads() -> Collection[Document]:
 
 def locks() -> Collection[Document]:
     return collection(LOCKS)
+
+
+def counters() -> Collection[Document]:
+    return collection(COUNTERS)

@@ -10,9 +10,30 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass, replace
 from typing import Any
 
 _lock = threading.RLock()
+
+
+@dataclass(frozen=True)
+class Command:
+    """One call that would be one round trip to a server: what and with which filter/sort."""
+
+    collection: str
+    name: str
+    args: tuple[Any, ...]
+    kwargs: dict[str, Any]
+    sort: Any = None
+
+
+# Test and bench hooks (round-trip counting, index coverage); empty in normal runs.
+observers: list[Callable[[Command], None]] = []
+
+
+def _notify(command: Command) -> None:
+    for observer in observers:
+        observer(command)
 
 
 class _Locked:
@@ -54,17 +75,35 @@ def _locked_call(method: Callable[..., Any]) -> Callable[..., Any]:
 
 
 class LockedCollection(_Locked):
+    def __getattr__(self, name: str) -> Any:
+        attribute = getattr(self._target, name)
+        if not callable(attribute) or name.startswith("_"):
+            return attribute
+        locked = _locked_call(attribute)
+        collection = str(self._target.name)
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            if observers:
+                _notify(Command(collection, name, args, kwargs))
+            return locked(*args, **kwargs)
+
+        setattr(self, name, call)  # later lookups skip __getattr__ entirely
+        return call
+
     def find(self, *args: Any, **kwargs: Any) -> Any:
         # find() returns a cursor the caller refines (sort, limit) before reading it.
-        return _LockedCursor(self._target.find(*args, **kwargs))
+        command = Command(str(self._target.name), "find", args, kwargs)
+        return _LockedCursor(self._target.find(*args, **kwargs), command)
 
 
 class _LockedCursor:
-    def __init__(self, cursor: Any) -> None:
+    def __init__(self, cursor: Any, command: Command) -> None:
         self._cursor = cursor
+        self._command = command
 
     def sort(self, *args: Any, **kwargs: Any) -> _LockedCursor:
         self._cursor = self._cursor.sort(*args, **kwargs)
+        self._command = replace(self._command, sort=args)
         return self
 
     def limit(self, count: int) -> _LockedCursor:
@@ -72,6 +111,8 @@ class _LockedCursor:
         return self
 
     def __iter__(self) -> Any:
+        if observers:  # the query reaches the server when the cursor is first read
+            _notify(self._command)
         with _lock:
             return iter(list(self._cursor))
 

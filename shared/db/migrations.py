@@ -16,7 +16,7 @@ from pymongo import ASCENDING, DESCENDING
 from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
-from shared.db import names
+from shared.db import derived, names
 from shared.db.names import Document
 
 logger = logging.getLogger(__name__)
@@ -61,10 +61,30 @@ def _upload_indexes(db: Database[Document]) -> None:
     uploads.create_index([("status", ASCENDING), ("_id", DESCENDING)])
 
 
+def _indexed_queries_and_totals(db: Database[Document]) -> None:
+    """Indexes for user search and reset clean-up; the dashboard totals from existing data."""
+    user_collection = db[names.USERS]
+    user_collection.create_index([("search_keys", ASCENDING), ("_id", DESCENDING)])
+    for user in user_collection.find({"search_keys": {"$exists": False}}, _SEARCH_SOURCE):
+        keys = derived.search_keys(user["email"], user.get("full_name_lower"))
+        user_collection.update_one({"_id": user["_id"]}, {"$set": {"search_keys": keys}})
+    db[names.PASSWORD_RESETS].create_index("user_id")
+    totals = db[names.COUNTERS]
+    totals.replace_one(
+        {"_id": derived.USER_TOTALS}, derived.recount_users(user_collection), upsert=True
+    )
+    totals.replace_one(
+        {"_id": derived.UPLOAD_TOTALS}, derived.recount_uploads(db[names.UPLOADS]), upsert=True
+    )
+
+
+_SEARCH_SOURCE = {"email": 1, "full_name_lower": 1}
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "rate-limit counters expire by TTL", _rate_limit_expiry),
     Migration(2, "identity indexes: users, tokens, resets, audit log", _identity_indexes),
     Migration(3, "upload indexes", _upload_indexes),
+    Migration(4, "user search keys, reset index, dashboard totals", _indexed_queries_and_totals),
 )
 
 

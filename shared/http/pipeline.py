@@ -30,6 +30,7 @@ from shared.identity import Caller, Principal, Role
 
 if TYPE_CHECKING:
     from shared.config import Settings
+    from shared.http.ratelimit import RateLimitState
 
 JSON = "application/json"
 PROBLEM_JSON = "application/problem+json"
@@ -221,9 +222,25 @@ def _authenticate(
             exchange,
         )
         raise
+    from shared.http import ratelimit
+
+    settings = exchange.settings
+    limit = settings.RATE_LIMIT_USER_PER_MINUTE
+    window, reset_seconds = ratelimit.current_window()
+    try:
+        # One round trip: the revocation check and the per-user count are one update.
+        admission = sessions.admit(
+            claims, window=window if settings.RATE_LIMIT_ENABLED else None, limit=limit
+        )
+    except errors.Unauthorized:
+        # Revoked tokens and closed accounts draw from the address bucket, not the owner's.
+        _limit(f"{RateLimit.ANONYMOUS.value}:{ip}", settings.RATE_LIMIT_ANON_PER_MINUTE, exchange)
+        raise
     exchange.user_id = claims.user_id
-    _limit(f"user:{claims.user_id}", exchange.settings.RATE_LIMIT_USER_PER_MINUTE, exchange)
-    principal = sessions.load_principal(claims)
+    if admission.count is not None:
+        state = ratelimit.RateLimitState(limit, limit - admission.count, reset_seconds)
+        _apply_limit(state, exchange)
+    principal = admission.principal
     if not principal.role.allows(min_role):
         raise errors.Forbidden(f"This action requires the {min_role.value} role")
     return principal
@@ -234,7 +251,10 @@ def _limit(bucket: str, limit: int, exchange: _Exchange) -> None:
         return
     from shared.http import ratelimit
 
-    state = ratelimit.hit(bucket, limit)
+    _apply_limit(ratelimit.hit(bucket, limit), exchange)
+
+
+def _apply_limit(state: RateLimitState, exchange: _Exchange) -> None:
     exchange.response_headers.update(state.headers())
     if state.exceeded:
         raise errors.TooManyRequests(

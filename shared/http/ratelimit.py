@@ -39,6 +39,13 @@ class RateLimitState:
         }
 
 
+def current_window(now: float | None = None) -> tuple[int, int]:
+    """The start of the window ``now`` falls in, and the seconds until it ends (at least 1)."""
+    now = time.time() if now is None else now
+    window_start = int(now // WINDOW_SECONDS) * WINDOW_SECONDS
+    return window_start, max(1, int(window_start + WINDOW_SECONDS - now))
+
+
 def hit(bucket: str, limit: int, *, now: float | None = None) -> RateLimitState:
     """Count one request against ``bucket`` and report what is left of its window."""
     now = time.time() if now is None else now

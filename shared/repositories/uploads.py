@@ -19,6 +19,7 @@ from pymongo import ReturnDocument
 from shared import clock
 from shared.db import collections
 from shared.db.names import Document
+from shared.repositories import counters
 from shared.repositories.pages import DocumentPage, find_page
 
 PENDING = "pending"
@@ -36,6 +37,8 @@ QUARANTINED_BYTES = "quarantined_bytes"
 # The served file lives in the files container (records processed before it existed
 # are served from the uploads container).
 STORED_IN_FILES = "stored_in_files"
+# What the dashboard totals need of a record's pre-image.
+_COUNTED = {"status": 1, "size_bytes": 1}
 
 
 def insert_upload(
@@ -64,6 +67,7 @@ def insert_upload(
         "updated_at": now,
     }
     collections.uploads().insert_one(document)
+    counters.add(counters.UPLOADS, counters.upload_share(None), counters.upload_share(document))
     return document
 
 
@@ -128,7 +132,11 @@ def reserved_bytes(owner_id: str, *, pending_since: datetime) -> int:
 
 def delete_upload(upload_id: ObjectId) -> bool:
     """Remove one record; False when it was already gone."""
-    return collections.uploads().delete_one({"_id": upload_id}).deleted_count == 1
+    removed = collections.uploads().find_one_and_delete({"_id": upload_id}, _COUNTED)
+    if removed is None:
+        return False
+    counters.add(counters.UPLOADS, counters.upload_share(removed), counters.upload_share(None))
+    return True
 
 
 def find_for_owner(owner_id: str) -> list[Document]:
@@ -136,7 +144,9 @@ def find_for_owner(owner_id: str) -> list[Document]:
 
 
 def delete_for_owner(owner_id: str) -> int:
-    return collections.uploads().delete_many({"owner_id": owner_id}).deleted_count
+    """Remove every record of the owner (one by one, so the totals learn what each was)."""
+    ids = [doc["_id"] for doc in collections.uploads().find({"owner_id": owner_id}, {"_id": 1})]
+    return sum(delete_upload(upload_id) for upload_id in ids)
 
 
 def claim_for_processing(
@@ -179,9 +189,15 @@ def claim_for_processing(
     if not same_version:
         # A decision taken for another blob version does not carry over.
         update["$unset"] = {"processing.rejection": "", "processing.last_error": ""}
-    return collections.uploads().find_one_and_update(
-        query, update, return_document=ReturnDocument.AFTER
+    # The pre-image tells a first claim (pending) from a retry, for the totals.
+    before = collections.uploads().find_one_and_update(
+        query, update, return_document=ReturnDocument.BEFORE
     )
+    if before is None:
+        return None
+    claimed = counters.applied(before, update["$set"], update.get("$unset", {}))
+    counters.add(counters.UPLOADS, counters.upload_share(before), counters.upload_share(claimed))
+    return claimed
 
 
 def note_rejection(upload_id: ObjectId, *, claim: str, rejection: dict[str, Any]) -> None:
@@ -216,7 +232,7 @@ def finish_processing(
     fields: dict[str, Any],
 ) -> Document | None:
     """End the claim with a terminal ``status``; None when the claim was lost meanwhile."""
-    return collections.uploads().find_one_and_update(
+    finished = collections.uploads().find_one_and_update(
         {"_id": upload_id, "processing.claim": claim, "status": PROCESSING},
         {
             "$set": {
@@ -229,6 +245,14 @@ def finish_processing(
         },
         return_document=ReturnDocument.AFTER,
     )
+    if finished is not None:
+        # The filter guarantees the record was processing; size_bytes is never changed here.
+        counters.add(
+            counters.UPLOADS,
+            counters.upload_share({**finished, "status": PROCESSING}),
+            counters.upload_share(finished),
+        )
+    return finished
 
 
 def remember_etag(upload_id: ObjectId, etag: str, *, quarantined_bytes: int = 0) -> None:
@@ -249,14 +273,12 @@ def release_quarantined_bytes(upload_id: ObjectId, size: int) -> None:
     )
 
 
-def stats() -> dict[str, Any]:
-    """Upload counts by status and total declared bytes, in one aggregation."""
-    pipeline: list[dict[str, Any]] = [
-        {"$group": {"_id": "$status", "count": {"$sum": 1}, "bytes": {"$sum": "$size_bytes"}}}
-    ]
-    total, size, by_status = 0, 0, {}
-    for row in collections.uploads().aggregate(pipeline):
-        total += int(row["count"])
-        size += int(row["bytes"] or 0)
-        by_status[str(row["_id"])] = int(row["count"])
-    return {"total": total, "bytes": size, "by_status": by_status}
+def stats(totals: Document | None) -> dict[str, Any]:
+    """The upload figures of the dashboard, from the maintained totals."""
+    totals = totals or {}
+    by_status = {name: int(n) for name, n in (totals.get("by_status") or {}).items() if n}
+    return {
+        "total": int(totals.get("total", 0)),
+        "bytes": int(totals.get("bytes", 0)),
+        "by_status": by_status,
+    }

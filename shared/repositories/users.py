@@ -12,17 +12,23 @@ from pymongo import ReturnDocument
 from shared import clock
 from shared.db import collections
 from shared.db.client import Document
+from shared.db.derived import SEARCH_PREFIX_MAX, search_keys
+from shared.repositories import counters
 from shared.repositories.ids import parse_id
 from shared.repositories.pages import DocumentPage, find_page
+
+_COUNTED = {"role": 1, "is_active": 1}
 
 
 def insert_user(*, email: str, password_hash: str, full_name: str | None, role: str) -> Document:
     """Create a user; raises DuplicateKeyError when the normalised email exists."""
     now = clock.now()
+    name_lower = full_name.casefold() if full_name else None
     document: Document = {
         "email": email,
         "full_name": full_name,
-        "full_name_lower": full_name.casefold() if full_name else None,
+        "full_name_lower": name_lower,
+        "search_keys": search_keys(email, name_lower),
         "role": role,
         "is_active": True,
         "password_hash": password_hash,
@@ -35,6 +41,7 @@ def insert_user(*, email: str, password_hash: str, full_name: str | None, role: 
     }
     result = collections.users().insert_one(document)
     document["_id"] = result.inserted_id
+    counters.add(counters.USERS, counters.user_share(None), counters.user_share(document))
     return document
 
 
@@ -49,33 +56,92 @@ def find_by_email(email: str) -> Document | None:
     return collections.users().find_one({"email": email})
 
 
-def find_for_access_token(
-    *, user_id: str, token_id: str, session_id: str | None
-) -> Document | None:
-    """The user behind an access token, unless the token or its session was logged out.
+# What request handlers may read of the caller (the profile and second-factor state);
+# the password hash, the revocation list and the search keys stay in the database.
+_ADMITTED_PROJECTION = dict.fromkeys(
+    ("email", "full_name", "role", "is_active", "mfa", "created_at", "updated_at", "rate"), 1
+)
 
-    One round trip: the denial list lives in the user document itself.
+
+def admit_access_token(
+    *,
+    user_id: str,
+    token_id: str,
+    session_id: str | None,
+    issued_at: datetime,
+    window: int | None = None,
+    limit: int = 0,
+) -> Document | None:
+    """The active user behind a live access token, counting the request in one round trip.
+
+    The filter is the whole revocation check: the account is active, neither this token
+    nor its session was logged out, and the token is not older than a revoke-all (unless
+    its session is the one spared). When ``window`` is given, the same update counts the
+    request in the user's fixed window: a new window starts at 1, and the count stops at
+    ``limit + 1``, so a refused request never pushes it further. The returned document
+    carries ``rate.n``; above ``limit`` means refused. None when the token is not
+    (or no longer) valid, in which case nothing was counted.
     """
     oid = parse_id(user_id)
-    user = collections.users().find_one({"_id": oid}) if oid is not None else None
-    if user is None:
+    if oid is None:
         return None
-    # Checked here rather than in the query: a plain _id lookup is the cheapest read.
-    for entry in user.get("revoked_access", ()):
-        if entry.get("jti") == token_id or (session_id and entry.get("sid") == session_id):
-            return None
-    return user
+    query: dict[str, Any] = {
+        "_id": oid,
+        "is_active": True,
+        "revoked_access.jti": {"$ne": token_id},
+    }
+    live = [{"tokens_valid_after": None}, {"tokens_valid_after": {"$lt": issued_at}}]
+    if session_id is not None:
+        query["revoked_access.sid"] = {"$ne": session_id}
+        live.append({"spared_session_id": session_id})
+    query["$or"] = live
+    if window is None:
+        return collections.users().find_one(query, _ADMITTED_PROJECTION)
+    # An update pipeline decides the rollover inside the one atomic write.
+    count = {
+        "$cond": [
+            {"$eq": ["$rate.w", window]},
+            {"$min": [{"$add": ["$rate.n", 1]}, limit + 1]},
+            1,
+        ]
+    }
+    # The pre-image is enough to know the new count (the update is deterministic), and
+    # spares the embedded database a second lookup.
+    before = collections.users().find_one_and_update(
+        query, [{"$set": {"rate": {"w": window, "n": count}}}], _ADMITTED_PROJECTION
+    )
+    if before is not None:
+        rate = before.get("rate") or {}
+        seen = int(rate["n"]) if rate.get("w") == window else 0
+        before["rate"] = {"w": window, "n": min(seen + 1, limit + 1)}
+    return before
 
 
 def update_user(user_id: ObjectId, changes: dict[str, Any]) -> Document | None:
     """Apply ``$set`` changes (plus updated_at) and return the new document."""
     changes = {**changes, "updated_at": clock.now()}
+    users = collections.users()
     if "full_name" in changes:
         name = changes["full_name"]
         changes["full_name_lower"] = name.casefold() if name else None
-    return collections.users().find_one_and_update(
-        {"_id": user_id}, {"$set": changes}, return_document=ReturnDocument.AFTER
+        # The email never changes after sign-up, so reading it first cannot go stale.
+        current = users.find_one({"_id": user_id}, {"email": 1})
+        if current is None:
+            return None
+        changes["search_keys"] = search_keys(current["email"], changes["full_name_lower"])
+    if "role" not in changes and "is_active" not in changes:
+        return users.find_one_and_update(
+            {"_id": user_id}, {"$set": changes}, return_document=ReturnDocument.AFTER
+        )
+    # The pre-image says exactly which transition this write made, for the totals.
+    before = users.find_one_and_update(
+        {"_id": user_id}, {"$set": changes}, return_document=ReturnDocument.BEFORE
     )
+    if before is None:
+        return None
+    after = counters.applied(before, changes)
+    counters.add(counters.USERS, counters.user_share(before), counters.user_share(after))
+    return after
 
 
 def revoke_access(
@@ -119,7 +185,11 @@ def invalidate_tokens(
 
 
 def delete_user(user_id: ObjectId) -> bool:
-    return collections.users().delete_one({"_id": user_id}).deleted_count == 1
+    removed = collections.users().find_one_and_delete({"_id": user_id}, _COUNTED)
+    if removed is None:
+        return False
+    counters.add(counters.USERS, counters.user_share(removed), counters.user_share(None))
+    return True
 
 
 def list_users(
@@ -130,19 +200,25 @@ def list_users(
     role: str | None = None,
     is_active: bool | None = None,
 ) -> DocumentPage:
-    """Users newest first; ``prefix`` matches the start of the email or the name."""
+    """Users newest first; ``prefix`` matches the start of the email or the name.
+
+    ``prefix`` is already a normalised email prefix; the name is matched case-folded.
+    """
     query: dict[str, Any] = {}
     if role is not None:
         query["role"] = role
     if is_active is not None:
         query["is_active"] = is_active
     if prefix:
-        # Anchored, escaped prefixes can use the email and name indexes.
-        pattern = "^" + re.escape(prefix)
-        query["$or"] = [
-            {"email": {"$regex": pattern}},
-            {"full_name_lower": {"$regex": "^" + re.escape(prefix.casefold())}},
-        ]
+        name_prefix = prefix.casefold()
+        keys = [f"e:{prefix[:SEARCH_PREFIX_MAX]}", f"n:{name_prefix[:SEARCH_PREFIX_MAX]}"]
+        query["search_keys"] = {"$in": keys}
+        if len(prefix) > SEARCH_PREFIX_MAX:
+            # The index narrows to the first characters; the rest is checked on fetch.
+            query["$or"] = [
+                {"email": {"$regex": "^" + re.escape(prefix)}},
+                {"full_name_lower": {"$regex": "^" + re.escape(name_prefix)}},
+            ]
     return find_page(collections.users(), query, limit=limit, cursor=cursor)
 
 
@@ -152,22 +228,27 @@ def count_active_admins() -> int:
 
 def set_active(user_id: ObjectId, is_active: bool) -> None:
     """Flip the account's active flag (no other change, no updated_at)."""
-    collections.users().update_one({"_id": user_id}, {"$set": {"is_active": is_active}})
+    # Matching only a real flip means a concurrent flip is never counted twice.
+    before = collections.users().find_one_and_update(
+        {"_id": user_id, "is_active": {"$ne": is_active}},
+        {"$set": {"is_active": is_active}},
+        _COUNTED,
+    )
+    if before is not None:
+        after = {**before, "is_active": is_active}
+        counters.add(counters.USERS, counters.user_share(before), counters.user_share(after))
 
 
-def stats() -> dict[str, Any]:
-    """Totals for the admin dashboard, in one aggregation."""
-    pipeline: list[dict[str, Any]] = [
-        {"$group": {"_id": {"role": "$role", "active": "$is_active"}, "count": {"$sum": 1}}}
-    ]
-    total, active, by_role = 0, 0, {"guest": 0, "user": 0, "admin": 0}
-    for row in collections.users().aggregate(pipeline):
-        count = int(row["count"])
-        total += count
-        if row["_id"]["active"]:
-            active += count
-        by_role[row["_id"]["role"]] = by_role.get(row["_id"]["role"], 0) + count
-    return {"total": total, "active": active, "by_role": by_role}
+def stats(totals: Document | None) -> dict[str, Any]:
+    """The user figures of the dashboard, from the maintained totals."""
+    totals = totals or {}
+    by_role = dict.fromkeys(counters.ROLES, 0)
+    by_role.update({role: int(n) for role, n in (totals.get("by_role") or {}).items()})
+    return {
+        "total": int(totals.get("total", 0)),
+        "active": int(totals.get("active", 0)),
+        "by_role": by_role,
+    }
 
 
 def claim_totp_step(user_id: ObjectId, step: int) -> bool:

@@ -11,9 +11,14 @@ from shared.services import sessions
 
 
 def stats() -> Stats:
-    from shared.repositories import uploads
+    """Dashboard totals: maintained counters, one read whatever the collection sizes."""
+    from shared.repositories import counters, uploads
 
-    return Stats(users=UserStats(**users.stats()), uploads=UploadStats(**uploads.stats()))
+    totals = counters.read()
+    return Stats(
+        users=UserStats(**users.stats(totals.get(counters.USERS))),
+        uploads=UploadStats(**uploads.stats(totals.get(counters.UPLOADS))),
+    )
 
 
 def audit_log(query: AuditQuery) -> AuditPage:

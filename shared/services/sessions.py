@@ -1,13 +1,14 @@
 """Access-token checks for the pipeline, and the sessions (refresh families) behind them.
 
-An authenticated request costs two database round trips at most: the pipeline's
-rate-limit counter and :func:`load_principal`'s single read, which returns the user
-only if neither this token's id nor its session is on the user's logout list.
+An authenticated request costs one database round trip: :func:`admit` counts it in the
+user's rate-limit window with the same conditional update that checks the token was not
+revoked and returns the user.
 """
 
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from bson import ObjectId
@@ -34,14 +35,32 @@ def verify_access_token(token: str) -> AccessClaims:
         raise Unauthorized("The access token is invalid or expired", code="invalid_token") from None
 
 
-def load_principal(claims: AccessClaims) -> Principal:
-    """The caller behind verified claims, if the token has not been revoked."""
-    user = users.find_for_access_token(
-        user_id=claims.user_id, token_id=claims.jti, session_id=claims.session_id
+@dataclass(frozen=True)
+class Admission:
+    """Who is calling, and their request count in the window (None when not counted)."""
+
+    principal: Principal
+    count: int | None
+
+
+def admit(claims: AccessClaims, *, window: int | None, limit: int = 0) -> Admission:
+    """The caller behind verified claims, counted in their per-user ``window``.
+
+    401 when the token was revoked or the account is gone or deactivated; nothing is
+    counted against the user then (the caller's address pays instead). Over ``limit``
+    the count reads ``limit + 1`` and stays there however often the caller retries.
+    """
+    user = users.admit_access_token(
+        user_id=claims.user_id,
+        token_id=claims.jti,
+        session_id=claims.session_id,
+        issued_at=claims.issued_at,
+        window=window,
+        limit=limit,
     )
-    if user is None or not user["is_active"] or cut_off(claims.issued_at, claims.session_id, user):
+    if user is None:
         raise Unauthorized("The access token has been revoked", code="invalid_token")
-    return Principal(
+    principal = Principal(
         user_id=claims.user_id,
         role=Role(user["role"]),
         token_id=claims.jti,
@@ -49,6 +68,13 @@ def load_principal(claims: AccessClaims) -> Principal:
         token_expires_at=claims.expires_at,
         user=user,
     )
+    count = int(user["rate"]["n"]) if window is not None else None
+    return Admission(principal=principal, count=count)
+
+
+def load_principal(claims: AccessClaims) -> Principal:
+    """The caller behind verified claims, if the token has not been revoked (no counting)."""
+    return admit(claims, window=None).principal
 
 
 def cut_off(issued_at: datetime, session_id: str | None, user: Document) -> bool:

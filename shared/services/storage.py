@@ -464,6 +464,9 @@ def _service() -> BlobServiceClient:
     return _client
 
 
+UPLOAD_BLOCK_BYTES = 4 * 1024 * 1024
+
+
 def _build_client(settings: Settings) -> BlobServiceClient:
     global _credential
     # The SDK logs every request and response at INFO: noise in Application Insights.
@@ -473,6 +476,10 @@ def _build_client(settings: Settings) -> BlobServiceClient:
     options: dict[str, Any] = {
         "retry_policy": ExponentialRetry(initial_backoff=1, increment_base=2, retry_total=2),
         "connection_timeout": CONNECT_TIMEOUT_SECONDS,
+        # Files above this go up in blocks of this size, one at a time: the SDK would
+        # otherwise read a file of up to 64 MiB whole for a single PUT.
+        "max_single_put_size": UPLOAD_BLOCK_BYTES,
+        "max_block_size": UPLOAD_BLOCK_BYTES,
     }
     if settings.AZURE_STORAGE_ACCOUNT_URL:
         _credential = _default_credential()

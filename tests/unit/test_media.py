@@ -458,3 +458,70 @@ def test_directories_are_dropped_and_empty_names_fall_back() -> None:
     assert content_disposition("\x00\x07") == (
         "attachment; filename=\"download\"; filename*=UTF-8''download"
     )
+
+
+# --- upright JPEGs: metadata dropped losslessly, never decoded at full size ----------------
+
+
+def _pixels(path: Path) -> bytes:
+    with Image.open(path) as image:
+        return image.convert("RGB").tobytes()
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {},
+        {"progressive": True},
+        {"restart_marker_rows": 1},
+        {"subsampling": 0, "quality": 75},
+    ],
+    ids=["baseline", "progressive", "restart-markers", "4:4:4"],
+)
+def test_an_upright_jpeg_keeps_every_pixel_and_loses_its_metadata(
+    tmp_path: Path, options: dict[str, object]
+) -> None:
+    source = tmp_path / "upright.jpg"
+    media_samples.half_red_half_blue(333, 201).save(
+        source,
+        "JPEG",
+        exif=media_samples.camera_exif(orientation=1),
+        xmp=media_samples.XMP_PACKET,
+        comment=b"secret comment",
+        icc_profile=media_samples.srgb_profile(),
+        **options,
+    )
+
+    result = process_image(str(source))
+
+    stripped = Path(result.stripped_path)
+    assert (result.width, result.height, result.format) == (333, 201, "jpeg")
+    assert _pixels(stripped) == _pixels(source)  # the same coefficients, not a re-encode
+    data = stripped.read_bytes()
+    assert not any(marker in data for marker in PRIVATE_MARKERS)
+    with Image.open(stripped) as image:
+        assert not image.getexif()
+        assert "xmp" not in image.info
+        assert image.info["icc_profile"] == media_samples.srgb_profile()
+
+
+def test_pictures_after_the_first_image_are_dropped(tmp_path: Path) -> None:
+    source = tmp_path / "with-trailer.jpg"
+    media_samples.half_red_half_blue(64, 64).save(source, "JPEG")
+    size = source.stat().st_size
+    with source.open("ab") as file:
+        file.write(b"\xff\xd8\xff\xe1\x00\x10Exif\x00\x00GPS-secret\xff\xd9")
+
+    stripped = Path(strip_metadata(str(source)))
+
+    assert stripped.stat().st_size <= size
+    assert b"GPS" not in stripped.read_bytes()
+
+
+def test_a_truncated_upright_jpeg_is_refused(tmp_path: Path) -> None:
+    source = tmp_path / "cut.jpg"
+    media_samples.half_red_half_blue(400, 300).save(source, "JPEG", progressive=True)
+    source.write_bytes(source.read_bytes()[:-600])
+
+    with pytest.raises(CorruptMedia):
+        process_image(str(source))

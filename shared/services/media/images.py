@@ -2,6 +2,11 @@
 
 Animated GIF and WebP keep only their first frame: every frame would cost a full
 decode, so an animation could multiply the work of one upload without bound.
+
+A JPEG that is already upright (the usual camera photo) is never decoded at full
+size: its metadata segments are dropped losslessly (jpeg_segments) and the thumbnail
+comes from a reduced-scale decode, so memory stays flat up to the pixel cap. Other
+images, and JPEGs whose EXIF asks for a rotation, are decoded once and turned in place.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from typing import Any
 from PIL import Image, ImageOps, JpegImagePlugin
 
 from shared.services.media.errors import CorruptMedia, ImageTooLarge
+from shared.services.media.jpeg_segments import strip_jpeg_metadata
 
 DEFAULT_MAX_PIXELS = 40_000_000
 THUMBNAIL_SIDE = 256
@@ -39,6 +45,7 @@ CONTENT_TYPES = {
 # Decoders raise these on truncated or malformed data (OSError covers "image file is
 # truncated"); the input is a local spool file, so an OSError here is about its bytes.
 _DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, IndexError, TypeError)
+_ORIENTATION = 0x0112
 
 
 @dataclass(frozen=True)
@@ -63,17 +70,20 @@ def process_image(
     """Check the image, write a metadata-free upright copy and make its WebP thumbnail."""
     with _open_checked(path, max_pixels=max_pixels) as image:
         image_format = _FORMATS[str(image.format)]
-        if image_format == "jpeg":
-            # A reduced-scale decode is far cheaper than shrinking the full picture.
+        if image_format == "jpeg" and _is_upright(image):
+            width, height = image.size
+            # The reduced-scale decode also reads every scan, so corrupt data is refused.
             thumbnail = make_thumbnail(path, max_pixels=max_pixels)
-            upright = _decode_upright(image)
+            stripped_path = _copy_jpeg_losslessly(path, out_dir)
         else:
             upright = _decode_upright(image)
-            thumbnail = _encode_thumbnail(upright.copy())
-        stripped_path = _save_clean_copy(upright, image, image_format, out_dir)
+            width, height = upright.size
+            stripped_path = _save_clean_copy(upright, image, image_format, out_dir)
+            # After saving, the decoded picture itself may shrink into the thumbnail.
+            thumbnail = _encode_thumbnail(upright)
     return ProcessedImage(
-        width=upright.width,
-        height=upright.height,
+        width=width,
+        height=height,
         format=image_format,
         stripped_path=stripped_path,
         thumbnail=thumbnail,
@@ -85,8 +95,30 @@ def strip_metadata(
 ) -> str:
     """Write an upright copy without EXIF, GPS, XMP or comments (ICC kept); return its path."""
     with _open_checked(path, max_pixels=max_pixels) as image:
+        image_format = _FORMATS[str(image.format)]
+        if image_format == "jpeg" and _is_upright(image):
+            return _copy_jpeg_losslessly(path, out_dir)
         upright = _decode_upright(image)
-        return _save_clean_copy(upright, image, _FORMATS[str(image.format)], out_dir)
+        return _save_clean_copy(upright, image, image_format, out_dir)
+
+
+def _is_upright(image: Image.Image) -> bool:
+    """True when EXIF (or XMP) asks for no rotation or mirroring."""
+    try:
+        return image.getexif().get(_ORIENTATION, 1) in (1, None)
+    except _DECODE_ERRORS:
+        return False  # unreadable EXIF: the decoding path decides
+
+
+def _copy_jpeg_losslessly(path: str, out_dir: str | None) -> str:
+    fd, out_path = tempfile.mkstemp(suffix=_SUFFIX["jpeg"], dir=out_dir)
+    try:
+        with os.fdopen(fd, "wb") as out, open(path, "rb") as source:
+            strip_jpeg_metadata(source, out)
+    except BaseException:
+        os.unlink(out_path)
+        raise
+    return out_path
 
 
 def make_thumbnail(path: str, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> bytes:
@@ -123,10 +155,12 @@ def _open_checked(path: str, *, max_pixels: int) -> Iterator[Image.Image]:
 
 
 def _decode_upright(image: Image.Image) -> Image.Image:
-    """Decode the first frame and turn it the way its EXIF orientation says."""
+    """Decode the first frame and turn it the way its EXIF orientation says (in place)."""
     try:
         image.load()
-        return ImageOps.exif_transpose(image)
+        # In place: without it Pillow copies the whole picture even with nothing to turn.
+        ImageOps.exif_transpose(image, in_place=True)
+        return image
     except _DECODE_ERRORS as exc:
         raise CorruptMedia("image data is truncated or malformed") from exc
 

@@ -1,0 +1,147 @@
+"""The admin dashboard reads maintained totals; they always equal a recount."""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from bson import ObjectId
+
+from shared import clock
+from shared.db import collections, derived
+from shared.db.client import get_database
+from shared.db.migrations import MIGRATIONS
+from shared.repositories import counters
+from shared.repositories import uploads as upload_records
+from shared.repositories import users as user_records
+from tests.api.client import ApiClient
+from tests.api.conftest import STRONG_PASSWORD, Account, MakeAccount
+
+STATS = "/api/v1/admin/stats"
+pytestmark = pytest.mark.usefixtures("lenient_auth_rate_limit")
+
+
+def recount() -> dict[str, Any]:
+    """The dashboard figures counted from scratch, as the old aggregation did."""
+    users = derived.recount_users(collections.users())
+    uploads = derived.recount_uploads(collections.uploads())
+    by_role = {"guest": 0, "user": 0, "admin": 0, **users.get("by_role", {})}
+    by_status = {k: v for k, v in uploads.get("by_status", {}).items() if v}
+    return {
+        "users": {"total": users["total"], "active": users["active"], "by_role": by_role},
+        "uploads": {"total": uploads["total"], "bytes": uploads["bytes"], "by_status": by_status},
+    }
+
+
+def add_upload(owner_id: str, size: int) -> ObjectId:
+    upload_id = ObjectId()
+    upload_records.insert_upload(
+        upload_id=upload_id,
+        owner_id=owner_id,
+        filename="a.pdf",
+        content_type="application/pdf",
+        size_bytes=size,
+        blob_name=f"{owner_id}/{upload_id}",
+        upload_expires_at=clock.now() + timedelta(minutes=5),
+    )
+    return upload_id
+
+
+def process(upload_id: ObjectId, status: str, *, claim: str = "c") -> None:
+    lease = clock.now() + timedelta(minutes=1)
+    claimed = upload_records.claim_for_processing(
+        upload_id,
+        previous_claim=None,
+        claim=claim,
+        etag="e",
+        same_version=False,
+        attempts=1,
+        lease_until=lease,
+    )
+    assert claimed is not None
+    upload_records.finish_processing(upload_id, claim=claim, status=status, etags=["e"], fields={})
+
+
+def test_stats_equal_a_recount_after_a_mixed_series_of_changes(
+    client: ApiClient, admin: Account, make_account: MakeAccount
+) -> None:
+    token = admin.access_token
+    alice, bob, _ = make_account("user"), make_account("user"), make_account("guest")
+    created = client.post(
+        "/api/v1/users",
+        json={"email": "dora@example.com", "password": STRONG_PASSWORD, "role": "admin"},
+        token=token,
+    ).json
+    client.patch(f"/api/v1/users/{created['id']}", json={"role": "guest"}, token=token)
+    client.patch(f"/api/v1/users/{bob.id}", json={"is_active": False}, token=token)
+    client.patch(f"/api/v1/users/{bob.id}", json={"is_active": False}, token=token)  # no change
+    client.patch(f"/api/v1/users/{alice.id}", json={"role": "admin"}, token=token)
+    first, second, third = (add_upload(alice.id, size) for size in (100, 250, 4000))
+    process(first, "ready")
+    process(second, "rejected")
+    claimed_only = add_upload(bob.id, 7)
+    process(third, "failed")
+    upload_records.claim_for_processing(
+        claimed_only,
+        previous_claim=None,
+        claim="x",
+        etag="e",
+        same_version=False,
+        attempts=1,
+        lease_until=clock.now() + timedelta(minutes=1),
+    )
+    upload_records.delete_upload(first)
+    add_upload(bob.id, 9)
+    # Deleting a user deletes their uploads too.
+    assert client.delete(f"/api/v1/users/{bob.id}", token=token).status == 204
+    client.patch(f"/api/v1/users/{created['id']}", json={"is_active": False}, token=token)
+
+    shown = client.get(STATS, token=token)
+
+    assert shown.status == 200
+    assert shown.json == recount()
+    assert shown.json["users"] == {
+        "total": 4,
+        "active": 3,
+        "by_role": {"guest": 2, "user": 0, "admin": 2},
+    }
+    assert shown.json["uploads"] == {
+        "total": 2,
+        "bytes": 4250,
+        "by_status": {"rejected": 1, "failed": 1},
+    }
+
+
+def test_concurrent_flips_of_one_account_are_counted_once(user: Account) -> None:
+    oid = ObjectId(user.id)
+    barrier = threading.Barrier(8)
+
+    def flip() -> None:
+        barrier.wait()
+        user_records.set_active(oid, False)
+
+    threads = [threading.Thread(target=flip) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    totals = counters.read()[counters.USERS]
+    assert (totals["total"], totals["active"]) == (1, 0)
+
+
+def test_the_migration_builds_the_totals_of_existing_data(make_account: MakeAccount) -> None:
+    account = make_account("user")
+    add_upload(account.id, 42)
+    collections.counters().delete_many({})
+
+    build = next(m for m in MIGRATIONS if m.version == 4)
+    build.apply(get_database())
+
+    totals = counters.read()
+    assert totals[counters.USERS]["total"] == 1
+    assert totals[counters.USERS]["by_role"] == {"user": 1}
+    assert totals[counters.UPLOADS]["bytes"] == 42
+    assert totals[counters.UPLOADS]["by_status"] == {"pending": 1}
