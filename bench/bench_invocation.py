@@ -266,7 +266,7 @@ def users_me_call(token: str) -> Callable[[], object]:
 
     def me() -> object:
         request = http_request("GET", "/v1/users/me", headers=headers)
-        return call("users_me_get", request, expect=200)
+        return call("users_me", request, expect=200)
 
     return me
 

@@ -222,7 +222,7 @@ def upload_through_api(case: Case, path: Path) -> tuple[str, str]:
             "size_bytes": path.stat().st_size,
         },
     )
-    upload: dict[str, Any] = response_json(call("uploads_create", request, expect=201))
+    upload: dict[str, Any] = response_json(call("uploads", request, expect=201))
     instructions = upload["upload"]
     with path.open("rb") as body:
         # A file object is sent in blocks, never read whole.
