@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from bson import ObjectId
@@ -90,7 +90,11 @@ def admit_access_token(
         "is_active": True,
         "revoked_access.jti": {"$ne": token_id},
     }
-    live = [{"tokens_valid_after": None}, {"tokens_valid_after": {"$lt": issued_at}}]
+    # Stored times have millisecond precision and the token's iat has microseconds:
+    # rounding iat up keeps "cut-off < iat" exact (a token minted later in the very
+    # millisecond of a revoke-all stays valid, one minted at it does not).
+    issued = _ceil_to_millisecond(issued_at)
+    live = [{"tokens_valid_after": None}, {"tokens_valid_after": {"$lt": issued}}]
     if session_id is not None:
         query["revoked_access.sid"] = {"$ne": session_id}
         live.append({"spared_session_id": session_id})
@@ -115,6 +119,11 @@ def admit_access_token(
         seen = int(rate["n"]) if rate.get("w") == window else 0
         before["rate"] = {"w": window, "n": min(seen + 1, limit + 1)}
     return before
+
+
+def _ceil_to_millisecond(moment: datetime) -> datetime:
+    extra = moment.microsecond % 1000
+    return moment + timedelta(microseconds=1000 - extra) if extra else moment
 
 
 def update_user(user_id: ObjectId, changes: dict[str, Any]) -> Document | None:

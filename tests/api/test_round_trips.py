@@ -103,3 +103,27 @@ def test_the_user_window_rolls_over_in_the_same_update(user: Account) -> None:
     stored = collections.users().find_one({"email": user.email})
     assert stored is not None
     assert stored["rate"] == {"w": window + 60, "n": 1}
+
+
+def test_a_token_minted_later_in_the_millisecond_of_a_revoke_all_stays_valid(
+    user: Account,
+) -> None:
+    from dataclasses import replace
+    from datetime import UTC, datetime, timedelta
+
+    from bson import ObjectId
+
+    from shared.errors import Unauthorized
+    from shared.services import sessions
+
+    claims = sessions.verify_access_token(user.access_token)
+    cutoff = datetime(2030, 1, 1, 12, 0, 0, 123000, tzinfo=UTC)  # stored to the millisecond
+    users.invalidate_tokens(ObjectId(user.id), at=cutoff)
+    later_that_millisecond = replace(claims, issued_at=cutoff + timedelta(microseconds=500))
+    at_the_cutoff = replace(claims, issued_at=cutoff)
+
+    admitted = sessions.admit(later_that_millisecond, window=None)
+
+    assert admitted.principal.user_id == user.id
+    with pytest.raises(Unauthorized):
+        sessions.admit(at_the_cutoff, window=None)
