@@ -423,3 +423,35 @@ def test_mongodb_plans_every_query_without_a_collection_scan_or_sort(
 
 
 _SESSION = {"lsid", "txnNumber", "readConcern", "writeConcern", "autocommit", "startTransaction"}
+
+
+def test_explain_plans_are_read_in_both_engines_shapes() -> None:
+    classic = {
+        "queryPlanner": {
+            "winningPlan": {
+                "stage": "LIMIT",
+                "inputStage": {"stage": "FETCH", "inputStage": {"stage": "IXSCAN"}},
+            },
+            "rejectedPlans": [{"stage": "SORT", "inputStage": {"stage": "COLLSCAN"}}],
+        }
+    }
+    slot_based = {
+        "stages": [
+            {
+                "$cursor": {
+                    "queryPlanner": {
+                        "winningPlan": {
+                            "queryPlan": {"stage": "SORT", "inputStage": {"stage": "COLLSCAN"}},
+                            "slotBasedPlan": {"stages": "..."},
+                        }
+                    }
+                }
+            }
+        ]
+    }
+
+    def stages(explained: object) -> set[str]:
+        return {stage for plan in winning_plans(explained) for stage in plan_stages(plan)}
+
+    assert stages(classic) == {"LIMIT", "FETCH", "IXSCAN"}  # rejected plans do not count
+    assert stages(slot_based) == {"SORT", "COLLSCAN"}
