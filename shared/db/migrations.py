@@ -62,13 +62,17 @@ def _upload_indexes(db: Database[Document]) -> None:
 
 
 def _indexed_queries_and_totals(db: Database[Document]) -> None:
-    """Indexes for user search and reset clean-up; the dashboard totals from existing data."""
+    """Indexes for user search, reset clean-up and upload maintenance; dashboard totals."""
     user_collection = db[names.USERS]
     user_collection.create_index([("search_keys", ASCENDING), ("_id", DESCENDING)])
     for user in user_collection.find({"search_keys": {"$exists": False}}, _SEARCH_SOURCE):
         keys = derived.search_keys(user["email"], user.get("full_name_lower"))
         user_collection.update_one({"_id": user["_id"]}, {"$set": {"search_keys": keys}})
     db[names.PASSWORD_RESETS].create_index("user_id")
+    # The maintenance job's scans: one status, oldest first by the time it ages on.
+    uploads = db[names.UPLOADS]
+    for aging in ("created_at", "updated_at", "processed_at"):
+        uploads.create_index([("status", ASCENDING), (aging, ASCENDING)])
     totals = db[names.COUNTERS]
     totals.replace_one(
         {"_id": derived.USER_TOTALS}, derived.recount_users(user_collection), upsert=True
@@ -84,7 +88,11 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "rate-limit counters expire by TTL", _rate_limit_expiry),
     Migration(2, "identity indexes: users, tokens, resets, audit log", _identity_indexes),
     Migration(3, "upload indexes", _upload_indexes),
-    Migration(4, "user search keys, reset index, dashboard totals", _indexed_queries_and_totals),
+    Migration(
+        4,
+        "user search keys; reset and maintenance indexes; dashboard totals",
+        _indexed_queries_and_totals,
+    ),
 )
 
 

@@ -15,7 +15,11 @@ from pymongo import ReturnDocument
 
 from shared.db import collections
 from shared.db.names import Document
+from shared.repositories import counters
 from shared.repositories.uploads import FAILED, PENDING, PROCESSING, REJECTED
+
+# What the dashboard totals need of a deleted record.
+_COUNTED = {"status": 1, "size_bytes": 1}
 
 
 def _abandoned_pending(created_before: datetime, now: datetime) -> dict[str, Any]:
@@ -38,7 +42,7 @@ def delete_abandoned_pending(
 ) -> bool:
     """Delete one abandoned pending upload; False when it changed (or went) meanwhile."""
     query = {"_id": upload_id, **_abandoned_pending(created_before, now)}
-    return collections.uploads().delete_one(query).deleted_count == 1
+    return _delete_counted(query)
 
 
 def _stuck(now: datetime, idle_before: datetime) -> dict[str, Any]:
@@ -60,7 +64,7 @@ def fail_stuck(
     upload_id: ObjectId, *, now: datetime, idle_before: datetime, error: str
 ) -> Document | None:
     """Mark a stuck record ``failed``; None when it moved on meanwhile."""
-    return collections.uploads().find_one_and_update(
+    failed = collections.uploads().find_one_and_update(
         {"_id": upload_id, **_stuck(now, idle_before)},
         {
             "$set": {
@@ -73,6 +77,10 @@ def fail_stuck(
         },
         return_document=ReturnDocument.AFTER,
     )
+    if failed is not None:  # the filter guarantees it was processing
+        before = {**failed, "status": PROCESSING}
+        counters.add(counters.UPLOADS, counters.upload_share(before), counters.upload_share(failed))
+    return failed
 
 
 def expired_rejections(*, processed_before: datetime, limit: int) -> list[Document]:
@@ -86,7 +94,16 @@ def expired_rejections(*, processed_before: datetime, limit: int) -> list[Docume
 def delete_expired_rejection(upload_id: ObjectId, *, processed_before: datetime) -> bool:
     """Delete one rejected record past retention; False when it changed or went meanwhile."""
     query = {"_id": upload_id, "status": REJECTED, "processed_at": {"$lt": processed_before}}
-    return collections.uploads().delete_one(query).deleted_count == 1
+    return _delete_counted(query)
+
+
+def _delete_counted(query: dict[str, Any]) -> bool:
+    """Delete the record ``query`` matches, and take it off the dashboard totals."""
+    removed = collections.uploads().find_one_and_delete(query, _COUNTED)
+    if removed is None:
+        return False
+    counters.add(counters.UPLOADS, counters.upload_share(removed), counters.upload_share(None))
+    return True
 
 
 def sweep_expired(collection: str, field: str, *, now: datetime) -> int:

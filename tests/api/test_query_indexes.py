@@ -13,7 +13,7 @@ from __future__ import annotations
 import inspect
 import pkgutil
 from collections.abc import Callable, Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -24,8 +24,11 @@ from shared import clock
 from shared.db import embedded
 from shared.db.client import get_database
 from shared.http import ratelimit
+from shared.repositories import locks
+from shared.repositories import upload_maintenance as maintenance
 from shared.repositories import uploads as upload_records
 from shared.repositories import users as user_records
+from shared.services.maintenance import EXPIRING
 from tests.api.client import ApiClient
 from tests.api.conftest import (
     NEW_PASSWORD,
@@ -81,6 +84,13 @@ QUERY_INDEXES: dict[str, Keys] = {
     "login_throttle: _id locked_until~": ID,
     "rate_limits: _id": ID,
     "counters: _id": ID,
+    "locks: _id $or?": ID,
+    "locks: _id holder": ID,
+    # the maintenance job: TTL indexes serve the sweeps of expired documents
+    "rate_limits: expires_at~": (("expires_at", 1),),
+    "refresh_tokens: expires_at~": (("expires_at", 1),),
+    "password_resets: expires_at~": (("expires_at", 1),),
+    "login_throttle: expires_at~": (("expires_at", 1),),
     # audit log: _id carries the event time, so `since` bounds _id too
     "audit_log: - | sort _id-": ID,
     "audit_log: _id~ | sort _id-": ID,
@@ -98,14 +108,24 @@ QUERY_INDEXES: dict[str, Keys] = {
     "uploads: _id processing.claim status $or?": ID,
     "uploads: - | sort _id-": ID,
     "uploads: _id~ | sort _id-": ID,
-    "uploads: owner_id": (("owner_id", 1), ("_id", -1)),
-    "uploads: owner_id $or?": (("owner_id", 1), ("_id", -1)),  # quota
+    "uploads: owner_id": (("owner_id", 1), ("_id", -1)),  # also the quota
     "uploads: owner_id | sort _id-": (("owner_id", 1), ("_id", -1)),
     "uploads: owner_id _id~ | sort _id-": (("owner_id", 1), ("_id", -1)),
     "uploads: owner_id status | sort _id-": (("owner_id", 1), ("status", 1), ("_id", -1)),
     "uploads: owner_id status _id~ | sort _id-": (("owner_id", 1), ("status", 1), ("_id", -1)),
     "uploads: status | sort _id-": (("status", 1), ("_id", -1)),
     "uploads: status _id~ | sort _id-": (("status", 1), ("_id", -1)),
+    "uploads: _id quarantined_bytes~": ID,
+    # the maintenance job: one status, oldest first
+    "uploads: status created_at~ upload_expires_at~ | sort created_at+": (
+        ("status", 1),
+        ("created_at", 1),
+    ),
+    "uploads: _id status created_at~ upload_expires_at~": ID,
+    "uploads: status updated_at~ $or? | sort updated_at+": (("status", 1), ("updated_at", 1)),
+    "uploads: _id status updated_at~ $or?": ID,
+    "uploads: status processed_at~ | sort processed_at+": (("status", 1), ("processed_at", 1)),
+    "uploads: _id status processed_at~": ID,
 }
 
 # Repository functions that send no query of their own (pure helpers, or the migration's).
@@ -288,13 +308,14 @@ def run_upload_records(owner_id: str) -> None:
             size_bytes=10,
             blob_name=f"{owner_id}/{upload_id}",
             upload_expires_at=now + timedelta(minutes=5),
+            now=now,
         )
     upload_records.find_by_id(ids[0])
     upload_records.find_by_id(ids[0], owner_id=owner_id)
     for owner, status in ((None, None), (owner_id, None), (None, "pending"), (owner_id, "pending")):
         page = upload_records.list_uploads(owner_id=owner, status=status, limit=1, cursor=None)
         upload_records.list_uploads(owner_id=owner, status=status, limit=1, cursor=page.next_cursor)
-    upload_records.reserved_bytes(owner_id, now=now)
+    upload_records.reserved_bytes(owner_id, pending_since=now - timedelta(hours=24))
     lease = now + timedelta(minutes=1)
     for upload_id, status in zip(ids[:2], ("ready", "rejected"), strict=True):
         claimed = upload_records.claim_for_processing(
@@ -313,8 +334,61 @@ def run_upload_records(owner_id: str) -> None:
             upload_id, claim="c1", status=status, etags=["e1"], fields={}
         )
         upload_records.remember_etag(upload_id, "e2")
+    upload_records.release_quarantined_bytes(ids[1], 1)
+    # Left for the maintenance job: one abandoned, one stuck, one rejected long ago.
+    _, stuck, old_rejection = (add_upload(owner_id, now) for _ in range(3))
+    for upload_id in (stuck, old_rejection):
+        upload_records.claim_for_processing(
+            upload_id,
+            previous_claim=None,
+            claim="c2",
+            etag="e1",
+            same_version=False,
+            attempts=1,
+            lease_until=lease,
+        )
+    upload_records.finish_processing(
+        old_rejection, claim="c2", status="rejected", etags=["e1"], fields={"processed_at": now}
+    )
     upload_records.delete_upload(ids[2])
     upload_records.find_for_owner(owner_id)
+    run_maintenance(now)
+
+
+def add_upload(owner_id: str, now: datetime) -> ObjectId:
+    upload_id = ObjectId()
+    upload_records.insert_upload(
+        upload_id=upload_id,
+        owner_id=owner_id,
+        filename="b.png",
+        content_type="image/png",
+        size_bytes=20,
+        blob_name=f"{owner_id}/{upload_id}",
+        upload_expires_at=now + timedelta(minutes=5),
+        now=now,
+    )
+    return upload_id
+
+
+def run_maintenance(now: datetime) -> None:
+    """What the maintenance timer asks of the records (under its lease)."""
+    assert locks.acquire("scenario", holder="me", now=now, until=now + timedelta(minutes=1))
+    later = now + timedelta(days=60)
+    abandoned = maintenance.abandoned_pending(created_before=later, now=later, limit=10)
+    stuck = maintenance.stuck_processing(now=later, idle_before=later, limit=10)
+    expired = maintenance.expired_rejections(processed_before=later, limit=10)
+    assert abandoned
+    assert stuck
+    assert expired
+    for record in abandoned:
+        maintenance.delete_abandoned_pending(record["_id"], created_before=later, now=later)
+    for record in stuck:
+        maintenance.fail_stuck(record["_id"], now=later, idle_before=later, error="Stuck")
+    for record in expired:
+        maintenance.delete_expired_rejection(record["_id"], processed_before=later)
+    for collection, field_name in EXPIRING:
+        maintenance.sweep_expired(collection, field_name, now=now)
+    locks.release("scenario", holder="me", now=now)
 
 
 def run_second_factor(user_id: str) -> None:

@@ -45,6 +45,7 @@ def add_upload(owner_id: str, size: int) -> ObjectId:
         size_bytes=size,
         blob_name=f"{owner_id}/{upload_id}",
         upload_expires_at=clock.now() + timedelta(minutes=5),
+        now=clock.now(),
     )
     return upload_id
 
@@ -145,3 +146,33 @@ def test_the_migration_builds_the_totals_of_existing_data(make_account: MakeAcco
     assert totals[counters.USERS]["by_role"] == {"user": 1}
     assert totals[counters.UPLOADS]["bytes"] == 42
     assert totals[counters.UPLOADS]["by_status"] == {"pending": 1}
+
+
+def test_the_maintenance_jobs_changes_keep_the_totals_equal_to_a_recount(
+    user: Account,
+) -> None:
+    from shared.repositories import upload_maintenance as maintenance
+
+    now = clock.now()
+    abandoned, stuck, rejected = (add_upload(user.id, size) for size in (5, 6, 7))
+    process(rejected, "rejected")
+    upload_records.claim_for_processing(
+        stuck,
+        previous_claim=None,
+        claim="s",
+        etag="e",
+        same_version=False,
+        attempts=1,
+        lease_until=now,
+    )
+    later = now + timedelta(days=90)
+
+    assert maintenance.delete_abandoned_pending(abandoned, created_before=later, now=later)
+    assert maintenance.fail_stuck(stuck, now=later, idle_before=later, error="Stuck") is not None
+    collections.uploads().update_one({"_id": rejected}, {"$set": {"processed_at": now}})
+    assert maintenance.delete_expired_rejection(rejected, processed_before=later)
+
+    totals = counters.read()[counters.UPLOADS]
+    recounted = derived.recount_uploads(collections.uploads())
+    assert (totals["total"], totals["bytes"]) == (recounted["total"], recounted["bytes"]) == (1, 6)
+    assert {k: v for k, v in totals["by_status"].items() if v} == {"failed": 1}
