@@ -35,7 +35,11 @@ def host(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalHost]:
     settings = tmp_path_factory.mktemp("brute-force") / "local.settings.json"
     started = launch_local_host(
         settings=settings,
-        env={"BCRYPT_ROUNDS": "12", "LOGIN_MAX_FAILURES": str(LIMIT), "LOGIN_LOCKOUT_MINUTES": "15"},
+        env={
+            "BCRYPT_ROUNDS": "12",
+            "LOGIN_MAX_FAILURES": str(LIMIT),
+            "LOGIN_LOCKOUT_MINUTES": "15",
+        },
     )
     yield started
     assert_stopped_cleanly(started)
