@@ -7,21 +7,20 @@ from typing import Annotated
 
 from pydantic import AfterValidator, Field, StringConstraints
 
+from shared.email_address import InvalidEmail, canonical_email, lookup_email
+
 
 def normalize_email(value: str) -> str:
-    """NFKC-normalise and lower-case an address: the form uniqueness is checked on."""
-    return unicodedata.normalize("NFKC", value).strip().lower()
+    """The canonical form of a typed address (see shared.email_address); never refuses."""
+    return lookup_email(value)
 
 
 def valid_email(value: str) -> str:
-    from email_validator import EmailNotValidError, validate_email
-
-    normalized = normalize_email(value)
+    """The canonical form of a new address; ValueError when it is not valid."""
     try:
-        validate_email(normalized, check_deliverability=False)
-    except EmailNotValidError as exc:
+        return canonical_email(value)
+    except InvalidEmail as exc:
         raise ValueError(f"Not a valid email address: {exc}") from None
-    return normalized
 
 
 def _clean_name(value: str) -> str:
