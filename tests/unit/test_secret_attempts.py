@@ -1,0 +1,418 @@
+"""Pinned details of the security modules: reservations, counters, fixed vectors, clocks.
+
+Each test here stands for a way the code could silently weaken (the mutants mutmut
+makes of it): a lock that lasts too short, a counter that never expires, a renamed
+key label that orphans every stored hash, a cost misread that rehashes every login.
+"""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import bcrypt
+import pytest
+from pymongo.errors import DuplicateKeyError
+
+from shared import clock
+from shared.db import collections
+from shared.errors import TooManyRequests, Unauthorized
+from shared.repositories import login_throttle, reset_mail_quota
+from shared.security import passwords, totp
+from shared.services import attempts
+from shared.services.context import Caller
+from tests.conftest import reload_settings
+
+pytestmark = pytest.mark.usefixtures("security_env")
+
+T0 = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
+WINDOW = timedelta(minutes=15)
+EMAIL = "someone@example.com"
+CALLER = Caller(user_id=None, ip="203.0.113.1", request_id="r" * 32)
+
+
+@pytest.fixture
+def at(monkeypatch: pytest.MonkeyPatch) -> list[datetime]:
+    """A settable clock: ``at[0] = time`` moves the app's now."""
+    now = [T0]
+    monkeypatch.setattr(clock, "now", lambda: now[0])
+    return now
+
+
+def reserve(limit: int = 3) -> datetime | None:
+    return login_throttle.reserve(EMAIL, max_attempts=limit, window=WINDOW)
+
+
+# --- login_throttle.reserve -------------------------------------------------------------
+
+
+def test_the_limit_is_exact_and_the_lock_runs_from_the_last_granted_attempt(
+    at: list[datetime],
+) -> None:
+    granted = [reserve() for _ in range(2)]
+    at[0] = T0 + timedelta(minutes=1)
+    third = reserve()
+    refused = reserve()
+
+    assert granted == [None, None]
+    assert third is None
+    assert refused == T0 + timedelta(minutes=1) + WINDOW
+
+
+def test_a_refusal_does_not_extend_the_lock(at: list[datetime]) -> None:
+    for _ in range(3):
+        reserve()
+    at[0] = T0 + timedelta(minutes=10)
+
+    assert reserve() == T0 + WINDOW
+    assert reserve() == T0 + WINDOW
+
+
+def test_the_lock_ends_exactly_one_window_after_the_last_attempt(at: list[datetime]) -> None:
+    for _ in range(3):
+        reserve()
+
+    at[0] = T0 + WINDOW - timedelta(milliseconds=1)
+    still_locked = reserve()
+    at[0] = T0 + WINDOW
+    reopened = reserve()
+    next_one = reserve()
+
+    assert still_locked == T0 + WINDOW
+    assert reopened is None
+    assert next_one is None, "the count started afresh at one"
+
+
+def test_a_count_a_window_old_starts_afresh_even_below_the_limit(at: list[datetime]) -> None:
+    reserve()
+    reserve()
+    at[0] = T0 + WINDOW
+
+    results = [reserve() for _ in range(3)]
+
+    assert results == [None, None, None]
+    assert reserve() is not None
+
+
+def test_the_record_expires_with_its_window_and_keeps_its_count(at: list[datetime]) -> None:
+    reserve()
+    at[0] = T0 + timedelta(minutes=2)
+    reserve()
+
+    record = login_throttle.find(EMAIL)
+
+    assert record is not None
+    assert record["attempts"] == 2
+    assert record["last_at"] == at[0]
+    assert record["expires_at"] == at[0] + WINDOW
+
+
+def test_records_expire_by_a_ttl_index() -> None:
+    indexes = collections.login_throttle().index_information()
+
+    ttl = [spec for spec in indexes.values() if spec["key"] == [("expires_at", 1)]]
+    assert ttl
+    assert ttl[0]["expireAfterSeconds"] == 0
+
+
+def test_clear_forgets_only_that_email(at: list[datetime]) -> None:
+    for _ in range(3):
+        reserve()
+    login_throttle.reserve("other@example.com", max_attempts=3, window=WINDOW)
+
+    login_throttle.clear(EMAIL)
+
+    assert reserve() is None
+    assert login_throttle.find("other@example.com") is not None
+
+
+def test_emails_are_stored_only_as_hashes() -> None:
+    reserve()
+
+    record = collections.login_throttle().find_one({})
+
+    assert record is not None
+    assert EMAIL not in str(record)
+    assert record["_id"] == login_throttle.key_for(EMAIL)
+    assert len(record["_id"]) == 64
+
+
+class _RacingCollection:
+    """Delegates to a collection, but the first upsert loses an insert race."""
+
+    def __init__(self, target: Any, failures: int = 1) -> None:
+        self.target = target
+        self.failures = failures
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.target, name)
+
+    def _maybe_race(self, method: str, *args: Any, **kwargs: Any) -> None:
+        if kwargs.get("upsert") and self.failures > 0:
+            self.failures -= 1
+            # The winner of the race inserted the first attempt meanwhile.
+            getattr(self.target, method)(*args, **kwargs)
+            raise DuplicateKeyError("E11000 duplicate key")
+
+    def update_one(self, *args: Any, **kwargs: Any) -> Any:
+        self._maybe_race("update_one", *args, **kwargs)
+        return self.target.update_one(*args, **kwargs)
+
+    def find_one_and_update(self, *args: Any, **kwargs: Any) -> Any:
+        self._maybe_race("find_one_and_update", *args, **kwargs)
+        return self.target.find_one_and_update(*args, **kwargs)
+
+
+def test_losing_the_first_insert_race_still_grants_and_counts_both(
+    monkeypatch: pytest.MonkeyPatch, at: list[datetime]
+) -> None:
+    real = collections.login_throttle()
+    racing = _RacingCollection(real)
+    monkeypatch.setattr(collections, "login_throttle", lambda: racing)
+
+    assert reserve() is None
+    record = real.find_one({})
+    assert record is not None
+    assert record["attempts"] == 2
+
+
+def test_a_contention_that_never_settles_refuses(
+    monkeypatch: pytest.MonkeyPatch, at: list[datetime]
+) -> None:
+    real = collections.login_throttle()
+
+    class AlwaysRacing(_RacingCollection):
+        def update_one(self, *args: Any, **kwargs: Any) -> Any:
+            if kwargs.get("upsert"):
+                raise DuplicateKeyError("E11000 duplicate key")
+            return self.target.update_one(*args, **kwargs)
+
+    monkeypatch.setattr(collections, "login_throttle", lambda: AlwaysRacing(real))
+
+    assert reserve() == T0 + WINDOW
+
+
+def test_concurrent_reservations_grant_exactly_the_limit() -> None:
+    gate = threading.Barrier(12)
+    results: list[datetime | None] = []
+
+    def one() -> None:
+        gate.wait()
+        results.append(reserve(limit=5))
+
+    threads = [threading.Thread(target=one) for _ in range(12)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert results.count(None) == 5
+
+
+# --- services.attempts -------------------------------------------------------------------
+
+
+def test_a_refused_attempt_is_429_login_locked_with_the_seconds_left(
+    monkeypatch: pytest.MonkeyPatch, at: list[datetime]
+) -> None:
+    reload_settings(monkeypatch, LOGIN_MAX_FAILURES="2", LOGIN_LOCKOUT_MINUTES="15")
+    at[0] = T0
+    for _ in range(2):
+        with pytest.raises(WrongSecret), _attempt():
+            raise WrongSecret
+    at[0] = T0 + timedelta(minutes=5, milliseconds=500)
+
+    with pytest.raises(TooManyRequests) as refused, _attempt():
+        pytest.fail("a locked attempt must not run the check")
+
+    assert refused.value.error_code == "login_locked"
+    assert refused.value.headers == {"Retry-After": "600"}  # 599.5 s, rounded up
+
+
+def test_a_successful_check_clears_the_count(
+    monkeypatch: pytest.MonkeyPatch, at: list[datetime]
+) -> None:
+    reload_settings(monkeypatch, LOGIN_MAX_FAILURES="2")
+    with pytest.raises(WrongSecret), _attempt():
+        raise WrongSecret
+    with _attempt():
+        pass
+
+    assert login_throttle.find(EMAIL) is None
+
+
+def test_the_last_second_of_a_lock_is_still_one_second(
+    monkeypatch: pytest.MonkeyPatch, at: list[datetime]
+) -> None:
+    reload_settings(monkeypatch, LOGIN_MAX_FAILURES="1", LOGIN_LOCKOUT_MINUTES="1")
+    with pytest.raises(WrongSecret), _attempt():
+        raise WrongSecret
+    at[0] = T0 + timedelta(seconds=59, milliseconds=999)
+
+    with pytest.raises(TooManyRequests) as refused, _attempt():
+        pass
+
+    assert refused.value.headers == {"Retry-After": "1"}
+
+
+class WrongSecret(Exception):
+    """Stands for the 401/400 a failed check raises inside the reservation."""
+
+
+def _attempt() -> Any:
+    return attempts.reserved_attempt(
+        EMAIL, caller=CALLER, target_id=None, refused_action="auth.login_failed"
+    )
+
+
+# --- reset mail quota --------------------------------------------------------------------
+
+
+def test_the_reset_mail_quota_allows_exactly_the_limit_per_window(at: list[datetime]) -> None:
+    hour = timedelta(hours=1)
+    taken = [reset_mail_quota.take(EMAIL, limit=3, window=hour) for _ in range(4)]
+    at[0] = T0 + hour
+    next_hour = reset_mail_quota.take(EMAIL, limit=3, window=hour)
+
+    assert taken == [True, True, True, False]
+    assert next_hour is True
+
+
+def test_the_reset_mail_counter_expires_at_the_end_of_its_window(at: list[datetime]) -> None:
+    at[0] = T0 + timedelta(minutes=20)
+    reset_mail_quota.take(EMAIL, limit=3, window=timedelta(hours=1))
+
+    counter = collections.rate_limits().find_one({})
+
+    assert counter is not None
+    assert counter["expires_at"] == T0 + timedelta(hours=1)
+    assert EMAIL not in counter["_id"]
+
+
+def test_a_lost_insert_race_on_the_mail_counter_still_counts(
+    monkeypatch: pytest.MonkeyPatch, at: list[datetime]
+) -> None:
+    real = collections.rate_limits()
+    racing = _RacingCollection(real)
+    monkeypatch.setattr(collections, "rate_limits", lambda: racing)
+
+    assert reset_mail_quota.take(EMAIL, limit=3, window=timedelta(hours=1)) is True
+    counter = real.find_one({})
+    assert counter is not None
+    assert counter["count"] == 2
+
+
+def test_the_rate_limit_counts_a_hit_that_lost_the_insert_race(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from shared.http import ratelimit
+
+    real = collections.rate_limits()
+    racing = _RacingCollection(real)
+    monkeypatch.setattr(collections, "rate_limits", lambda: racing)
+    now = 1_900_000_050.0  # the window runs from ...020 to ...080
+
+    state = ratelimit.hit("auth:203.0.113.1", 10, now=now)
+
+    assert state.remaining == 8, "the racing winner's hit and ours are both counted"
+    counter = real.find_one({})
+    assert counter is not None
+    assert counter["expires_at"] == datetime.fromtimestamp(1_900_000_080, UTC)
+
+
+# --- passwords -----------------------------------------------------------------------------
+
+# Fixed vectors under tests.unit.conftest.DATA_ENCRYPTION_KEY: a renamed HKDF label or a
+# changed pre-hash would orphan every stored hash and recovery code, and must fail here.
+STORED_HASH = "$hmac-bcrypt$v=1$2b$04$abcdefghijklmnopqrstuuZQw9trzgFl..ylEZ83sGraY840J2Mgi"
+STORED_PASSWORD = "violet tractor humming under seaweed"
+RECOVERY_CODE = "7k2qd-9mx0a"
+RECOVERY_CODE_HASH = "0fbc7b7533ca63865be00a3255df76d6c7199479f1e263d251cb592a21e8cfc8"
+FINGERPRINT_OF_ABC = "c7c34a050f4eb4373fb5796e5a2d55cf765126861eb8bedf3a232a7941903835"
+
+
+def test_a_hash_stored_by_an_earlier_release_still_verifies() -> None:
+    assert passwords.verify_password(STORED_PASSWORD, STORED_HASH)
+    assert not passwords.verify_password(STORED_PASSWORD + " ", STORED_HASH)
+
+
+def test_a_recovery_code_hash_stored_by_an_earlier_release_still_matches() -> None:
+    assert totp.hash_recovery_code(RECOVERY_CODE) == RECOVERY_CODE_HASH
+    assert totp.hash_recovery_code(" 7K2QD 9MXOA ") == RECOVERY_CODE_HASH  # typed loosely
+
+
+def test_the_password_fingerprint_is_a_fixed_keyed_digest() -> None:
+    assert passwords.fingerprint("$hmac-bcrypt$v=1$2b$04$abc") == FINGERPRINT_OF_ABC
+    assert passwords.fingerprint("$hmac-bcrypt$v=1$2b$04$abd") != FINGERPRINT_OF_ABC
+
+
+def test_a_password_zxcvbn_scores_two_is_refused() -> None:
+    """The floor is a score of 3: "sunshine2024x" scores exactly 2."""
+    with pytest.raises(passwords.WeakPasswordError):
+        passwords.check_password_policy("sunshine2024x", email="ann@example.com", full_name=None)
+    passwords.check_password_policy("Summer2019!!", email="ann@example.com", full_name=None)
+
+
+@pytest.mark.parametrize("rounds", ["10", "11"])
+def test_two_digit_costs_are_read_whole(monkeypatch: pytest.MonkeyPatch, rounds: str) -> None:
+    reload_settings(monkeypatch, BCRYPT_ROUNDS=rounds)
+    salt = f"$2b${rounds}$".encode() + b"abcdefghijklmnopqrstuu"
+    hashed = passwords._SCHEME_PREFIX + bcrypt.hashpw(b"x", salt).decode()
+
+    assert not passwords.needs_rehash(hashed)
+    assert passwords.needs_rehash(hashed.replace(f"$2b${rounds}$", "$2b$12$"))
+
+
+def test_verify_and_update_gives_a_new_hash_only_when_the_cost_changed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    current = passwords.hash_password(STORED_PASSWORD)
+
+    assert passwords.verify_and_update(STORED_PASSWORD, current) == (True, None)
+    assert passwords.verify_and_update("wrong password 123", current) == (False, None)
+    reload_settings(monkeypatch, BCRYPT_ROUNDS="5")
+    matches, new_hash = passwords.verify_and_update(STORED_PASSWORD, current)
+    assert matches
+    assert new_hash is not None
+    assert new_hash.startswith("$hmac-bcrypt$v=1$2b$05$")
+    assert passwords.verify_password(STORED_PASSWORD, new_hash)
+
+
+def test_an_unknown_account_costs_a_check_but_never_a_new_hash(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The dummy hash is made once: hashing on every unknown email would be a timing oracle."""
+    passwords.verify_and_update("warm the cache", None)
+    hashed: list[bytes] = []
+    checked: list[bytes] = []
+    real_hashpw, real_checkpw = bcrypt.hashpw, bcrypt.checkpw
+
+    def counting_hashpw(password: bytes, salt: bytes) -> bytes:
+        hashed.append(salt)
+        return real_hashpw(password, salt)
+
+    def counting_checkpw(password: bytes, stored: bytes) -> bool:
+        checked.append(stored)
+        return real_checkpw(password, stored)
+
+    monkeypatch.setattr(bcrypt, "hashpw", counting_hashpw)
+    monkeypatch.setattr(bcrypt, "checkpw", counting_checkpw)
+
+    results = [passwords.verify_and_update("someone's guess", None) for _ in range(3)]
+
+    assert results == [(False, None)] * 3
+    assert hashed == []
+    assert len(checked) == 3
+
+
+# --- sessions ------------------------------------------------------------------------------
+
+
+def test_a_forged_access_token_is_401_invalid_token() -> None:
+    from shared.services import sessions
+
+    with pytest.raises(Unauthorized) as rejected:
+        sessions.verify_access_token("eyJhbGciOiJIUzI1NiJ9.e30.forged")
+
+    assert rejected.value.error_code == "invalid_token"
