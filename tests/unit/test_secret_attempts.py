@@ -13,6 +13,7 @@ from typing import Any
 
 import bcrypt
 import pytest
+from bson import ObjectId
 from pymongo.errors import DuplicateKeyError
 
 from shared import clock
@@ -416,3 +417,98 @@ def test_a_forged_access_token_is_401_invalid_token() -> None:
         sessions.verify_access_token("eyJhbGciOiJIUzI1NiJ9.e30.forged")
 
     assert rejected.value.error_code == "invalid_token"
+
+
+def _frozen_user_after_revoke_all(
+    monkeypatch: pytest.MonkeyPatch,
+) -> tuple[dict[str, Any], list[datetime], list[float]]:
+    """A user whose revoke-all happened this millisecond; a clock that moves only on sleep."""
+    from shared.services import sessions
+
+    now = [clock.now()]
+    slept: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        now[0] += timedelta(milliseconds=1)
+
+    monkeypatch.setattr(clock, "now", lambda: now[0])
+    monkeypatch.setattr(sessions.time, "sleep", sleep)
+    user = {"_id": ObjectId(), "role": "user", "tokens_valid_after": now[0]}
+    return user, now, slept
+
+
+def test_a_login_right_after_log_out_everywhere_is_not_born_revoked(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from shared.security import tokens
+    from shared.services import sessions
+
+    user, _, slept = _frozen_user_after_revoke_all(monkeypatch)
+
+    issued = sessions.start_session(user)
+    claims = tokens.decode_access_token(issued.access_token)
+
+    assert claims.issued_at > user["tokens_valid_after"]
+    assert not sessions.cut_off(claims.issued_at, claims.session_id, user)
+    assert slept == [0.001], "one millisecond waited, no more"
+
+
+def test_a_clock_that_stands_still_cannot_hang_a_login(monkeypatch: pytest.MonkeyPatch) -> None:
+    from shared.services import sessions
+
+    user, _, slept = _frozen_user_after_revoke_all(monkeypatch)
+    monkeypatch.setattr(sessions.time, "sleep", slept.append)  # time never moves
+
+    sessions.start_session(user)
+
+    assert slept == [0.001] * 5
+
+
+def test_a_token_of_the_revoke_all_millisecond_is_cut_off() -> None:
+    from shared.services import sessions
+
+    instant = clock.now()
+    user = {"tokens_valid_after": instant, "spared_session_id": None}
+
+    assert sessions.cut_off(instant, "s1", user)
+    assert sessions.cut_off(instant - timedelta(milliseconds=1), "s1", user)
+    assert not sessions.cut_off(instant + timedelta(milliseconds=1), "s1", user)
+    spared = {**user, "spared_session_id": "s1"}
+    assert not sessions.cut_off(instant, "s1", spared)
+    assert sessions.cut_off(instant, "s2", spared)
+
+
+def test_the_clock_skew_allowance_is_ten_seconds() -> None:
+    import time
+
+    import jwt
+
+    from shared.config import get_settings
+    from shared.security import tokens
+
+    settings = get_settings()
+
+    def token(**claims: float) -> str:
+        now = time.time()
+        payload: dict[str, Any] = {
+            "sub": "u",
+            "role": "user",
+            "iat": now - 600,
+            "nbf": now - 600,
+            "exp": now + 600,
+            "jti": "j",
+            "iss": settings.JWT_ISSUER,
+            "aud": settings.JWT_AUDIENCE,
+            "typ": "access",
+            **claims,
+        }
+        return jwt.encode(payload, settings.SECRET_KEY, algorithm="HS256")
+
+    now = int(time.time())
+    assert tokens.decode_access_token(token(exp=now - 9)).user_id == "u"
+    assert tokens.decode_access_token(token(nbf=now + 9)).user_id == "u"
+    with pytest.raises(tokens.InvalidTokenError):
+        tokens.decode_access_token(token(exp=now - 10))
+    with pytest.raises(tokens.InvalidTokenError):
+        tokens.decode_access_token(token(nbf=now + 12))
