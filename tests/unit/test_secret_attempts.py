@@ -512,3 +512,68 @@ def test_the_clock_skew_allowance_is_ten_seconds() -> None:
         tokens.decode_access_token(token(exp=now - 10))
     with pytest.raises(tokens.InvalidTokenError):
         tokens.decode_access_token(token(nbf=now + 12))
+
+
+def test_logging_out_a_token_without_a_session_denies_exactly_that_token() -> None:
+    """Tokens minted before sessions existed carry no sid: logout denies their jti."""
+    from shared.http.principal import Principal, Role
+    from shared.repositories import users
+    from shared.security import tokens
+    from shared.services import sessions
+
+    user = users.insert_user(
+        email="legacy@example.com", password_hash="x", full_name=None, role="user"
+    )
+    issued = tokens.create_access_token(user_id=str(user["_id"]), role="user")
+    claims = tokens.decode_access_token(issued.token)
+    other = tokens.decode_access_token(
+        tokens.create_access_token(user_id=str(user["_id"]), role="user").token
+    )
+    principal = Principal(
+        user_id=str(user["_id"]),
+        role=Role.USER,
+        token_id=claims.jti,
+        session_id=None,
+        token_expires_at=claims.expires_at,
+        user=user,
+    )
+
+    sessions.end_session(principal)
+
+    with pytest.raises(Unauthorized):
+        sessions.load_principal(claims)
+    assert sessions.load_principal(other).user_id == str(user["_id"])
+    stored = users.find_by_id(user["_id"])
+    assert stored is not None
+    assert stored["revoked_access"] == [
+        {"exp": claims.expires_at + timedelta(seconds=tokens.LEEWAY_SECONDS), "jti": claims.jti}
+    ]
+
+
+def test_clear_leaves_no_record_of_that_email_behind(at: list[datetime]) -> None:
+    login_throttle.reserve("other@example.com", max_attempts=3, window=WINDOW)
+    reserve()
+
+    login_throttle.clear(EMAIL)
+
+    assert login_throttle.find(EMAIL) is None
+    other = login_throttle.find("other@example.com")
+    assert other is not None
+    assert other["_id"] == login_throttle.key_for("other@example.com")
+
+
+def test_a_weak_password_is_explained_in_whole_sentences() -> None:
+    with pytest.raises(passwords.WeakPasswordError) as weak:
+        passwords.check_password_policy("johnsmith12345", email="ann@example.com", full_name=None)
+
+    assert str(weak.value) == (
+        "This password is too easy to guess. Add another word or two. Uncommon words are better."
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "sentence"),
+    [("  Avoid dates  ", "Avoid dates."), ("Done!", "Done!"), ("Why?", "Why?"), ("Ok.", "Ok.")],
+)
+def test_feedback_lines_become_sentences(text: str, sentence: str) -> None:
+    assert passwords._as_sentence(text) == sentence
