@@ -577,3 +577,17 @@ def test_a_weak_password_is_explained_in_whole_sentences() -> None:
 )
 def test_feedback_lines_become_sentences(text: str, sentence: str) -> None:
     assert passwords._as_sentence(text) == sentence
+
+
+@pytest.mark.parametrize(
+    ("typed", "canonical"),
+    [
+        ("7k2qd-9mx0a", "7k2qd-9mx0a"),
+        ("7K2-QD9MX-0A", "7k2qd-9mx0a"),  # dashes anywhere, any case
+        ("7k2qd 9mxoa", "7k2qd-9mx0a"),  # o is read as 0
+        ("7k2qd9mx0u", "7k2qd9mx0u"),  # u is not in the alphabet: stays garbage
+        ("abcdefghijkl", "abcdefgh1jk1"),  # too long: stays garbage, unformatted
+    ],
+)
+def test_recovery_codes_are_read_the_way_people_type_them(typed: str, canonical: str) -> None:
+    assert totp.normalize_recovery_code(typed) == canonical
