@@ -18,7 +18,7 @@ from pymongo.errors import DuplicateKeyError
 
 from shared.db import names
 from shared.db.names import Document
-from shared.email_address import lookup_email
+from shared.security.emails import lookup_email
 
 logger = logging.getLogger(__name__)
 

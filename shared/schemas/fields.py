@@ -8,11 +8,11 @@ from typing import Annotated
 
 from pydantic import AfterValidator, Field, StringConstraints
 
-from shared.email_address import InvalidEmail, canonical_email, lookup_email
+from shared.security.emails import InvalidEmail, canonical_email, lookup_email
 
 
 def normalize_email(value: str) -> str:
-    """The canonical form of a typed address (see shared.email_address); never refuses."""
+    """The canonical form of a typed address (see shared.security.emails); never refuses."""
     return lookup_email(value)
 
 

@@ -15,9 +15,9 @@ from datetime import timedelta
 from shared import clock
 from shared.config import get_settings
 from shared.errors import TooManyRequests
+from shared.identity import Caller
 from shared.repositories import login_throttle
 from shared.services import audit
-from shared.identity import Caller
 
 
 @contextmanager

@@ -19,10 +19,10 @@ from pymongo.errors import DuplicateKeyError
 from shared import clock
 from shared.db import collections
 from shared.errors import TooManyRequests, Unauthorized
+from shared.identity import Caller
 from shared.repositories import login_throttle, reset_mail_quota
 from shared.security import passwords, totp
 from shared.services import attempts
-from shared.services.context import Caller
 from tests.conftest import reload_settings
 
 pytestmark = pytest.mark.usefixtures("security_env")
@@ -516,7 +516,7 @@ def test_the_clock_skew_allowance_is_ten_seconds() -> None:
 
 def test_logging_out_a_token_without_a_session_denies_exactly_that_token() -> None:
     """Tokens minted before sessions existed carry no sid: logout denies their jti."""
-    from shared.http.principal import Principal, Role
+    from shared.identity import Principal, Role
     from shared.repositories import users
     from shared.security import tokens
     from shared.services import sessions
