@@ -288,6 +288,8 @@ def assert_handled(operation: Operation, request: Request, response: Response) -
     sent = request.body[:200] if request.body else None
     where = f"{operation.name} {request.url[:200]!r} body={sent!r}"
     assert response.status < 500, f"{where} -> {response.status} {response.body[:300]!r}"
+    if response.status == 404 and not response.body and not response.headers:
+        return  # no route matched (a path id outside its pattern): the host's own empty 404
     if response.status >= 400:
         assert response.content_type == PROBLEM_JSON, where
         problem = response.json
