@@ -591,3 +591,91 @@ def test_feedback_lines_become_sentences(text: str, sentence: str) -> None:
 )
 def test_recovery_codes_are_read_the_way_people_type_them(typed: str, canonical: str) -> None:
     assert totp.normalize_recovery_code(typed) == canonical
+
+
+def test_a_revoked_access_token_says_so() -> None:
+    from shared.repositories import users
+    from shared.security import tokens
+    from shared.services import sessions
+
+    user = users.insert_user(
+        email="gone@example.com", password_hash="x", full_name=None, role="user"
+    )
+    claims = tokens.decode_access_token(
+        tokens.create_access_token(user_id=str(user["_id"]), role="user", session_id="s1").token
+    )
+    sessions.revoke_all(user["_id"])
+
+    with pytest.raises(Unauthorized) as revoked:
+        sessions.load_principal(claims)
+
+    assert revoked.value.error_code == "invalid_token"
+    assert revoked.value.detail == "The access token has been revoked"
+
+
+@pytest.mark.parametrize("iat", ["1700000000", True, -(10**20), -1e300])
+def test_an_unusable_issued_at_is_malformed(iat: object) -> None:
+    import time
+
+    import jwt
+
+    from shared.config import get_settings
+    from shared.security import tokens
+
+    settings = get_settings()
+    now = int(time.time())
+    payload = {
+        "sub": "u",
+        "role": "user",
+        "iat": iat,
+        "nbf": now - 5,
+        "exp": now + 600,
+        "jti": "j",
+        "iss": settings.JWT_ISSUER,
+        "aud": settings.JWT_AUDIENCE,
+        "typ": "access",
+    }
+    token = jwt.encode(payload, settings.SECRET_KEY, algorithm="HS256")
+
+    with pytest.raises(tokens.InvalidTokenError) as rejected:
+        tokens.decode_access_token(token)
+
+    assert rejected.value.reason == "malformed"
+    assert str(rejected.value) == "malformed"
+
+
+def test_a_key_unusable_for_hmac_is_named_as_such(monkeypatch: pytest.MonkeyPatch) -> None:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    from shared.security import tokens
+
+    public_pem = (
+        ec.generate_private_key(ec.SECP256R1())
+        .public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
+    token = tokens.create_access_token(user_id="u", role="user").token
+    reload_settings(monkeypatch, SECRET_KEY=public_pem)
+
+    with pytest.raises(tokens.InvalidTokenError) as rejected:
+        tokens.decode_access_token(token)
+
+    assert rejected.value.reason == "unusable_key"
+
+
+def test_the_qr_code_is_the_same_compact_svg_every_time() -> None:
+    """Error level M, 4 px modules, no XML declaration, no trailing newline: pinned."""
+    import hashlib
+
+    uri = (
+        "otpauth://totp/Runtime%20Traitors:ann@example.com"
+        "?secret=JBSWY3DPEHPK3PXP&issuer=Runtime%20Traitors"
+    )
+    svg = totp.qr_svg(uri)
+
+    assert svg.startswith('<svg xmlns="http://www.w3.org/2000/svg" width="196" height="196"')
+    assert not svg.endswith("\n")
+    digest = hashlib.sha256(svg.encode()).hexdigest()
+    assert digest == "91a4cf79a3437cb59ded0531f0015ae73c111926b672d58a614930acfa8002b3"
