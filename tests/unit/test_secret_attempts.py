@@ -417,6 +417,7 @@ def test_a_forged_access_token_is_401_invalid_token() -> None:
         sessions.verify_access_token("eyJhbGciOiJIUzI1NiJ9.e30.forged")
 
     assert rejected.value.error_code == "invalid_token"
+    assert rejected.value.detail == "The access token is invalid or expired"
 
 
 def _frozen_user_after_revoke_all(
@@ -679,3 +680,22 @@ def test_the_qr_code_is_the_same_compact_svg_every_time() -> None:
     assert not svg.endswith("\n")
     digest = hashlib.sha256(svg.encode()).hexdigest()
     assert digest == "91a4cf79a3437cb59ded0531f0015ae73c111926b672d58a614930acfa8002b3"
+
+
+def test_ending_a_session_denies_its_tokens_for_exactly_their_lifetime(
+    monkeypatch: pytest.MonkeyPatch, at: list[datetime]
+) -> None:
+    """Every token of the session was issued before now, so all are dead within a lifetime."""
+    from shared.repositories import users
+    from shared.services import sessions
+
+    reload_settings(monkeypatch, ACCESS_TOKEN_EXPIRE_MINUTES="15")
+    user = users.insert_user(email="s@example.com", password_hash="x", full_name=None, role="user")
+
+    sessions.end_family(user["_id"], "session-1")
+
+    stored = users.find_by_id(user["_id"])
+    assert stored is not None
+    assert stored["revoked_access"] == [
+        {"exp": T0 + timedelta(minutes=15, seconds=10), "sid": "session-1"}
+    ]
