@@ -195,3 +195,20 @@ def test_a_locked_out_owner_can_still_get_one_mail(
 
     assert reset(client, token, NEW_PASSWORD) == 204
     assert login(client, user.email, NEW_PASSWORD)["token_type"] == "bearer"
+
+
+def test_logging_out_a_session_less_token_ends_that_token_only(
+    client: ApiClient, user: Account
+) -> None:
+    """Access tokens minted before sessions existed carry no sid; logout still ends them."""
+    from shared.security import tokens
+
+    legacy = tokens.create_access_token(user_id=user.id, role="user").token
+    other_legacy = tokens.create_access_token(user_id=user.id, role="user").token
+
+    logged_out = client.post("/api/v1/auth/logout", json={}, token=legacy)
+
+    assert logged_out.status == 204
+    assert_problem(client.get("/api/v1/users/me", token=legacy), 401, "invalid_token")
+    assert client.get("/api/v1/users/me", token=other_legacy).status == 200
+    assert client.get("/api/v1/users/me", token=user.access_token).status == 200
