@@ -699,3 +699,52 @@ def test_ending_a_session_denies_its_tokens_for_exactly_their_lifetime(
     assert stored["revoked_access"] == [
         {"exp": T0 + timedelta(minutes=15, seconds=10), "sid": "session-1"}
     ]
+
+
+def test_the_request_that_lost_the_insert_race_is_the_one_over_the_quota(
+    monkeypatch: pytest.MonkeyPatch, at: list[datetime]
+) -> None:
+    real = collections.rate_limits()
+    racing = _RacingCollection(real)
+    monkeypatch.setattr(collections, "rate_limits", lambda: racing)
+
+    assert reset_mail_quota.take(EMAIL, limit=1, window=timedelta(hours=1)) is False
+
+
+def test_the_mail_counter_expiry_is_utc_whatever_the_machine_zone(at: list[datetime]) -> None:
+    import os
+    import time
+
+    zone = os.environ.get("TZ")
+    os.environ["TZ"] = "Asia/Tokyo"
+    time.tzset()
+    try:
+        reset_mail_quota.take(EMAIL, limit=3, window=timedelta(hours=1))
+    finally:
+        if zone is None:
+            del os.environ["TZ"]
+        else:
+            os.environ["TZ"] = zone
+        time.tzset()
+
+    counter = collections.rate_limits().find_one({})
+    assert counter is not None
+    assert counter["expires_at"] == T0 + timedelta(hours=1)
+
+
+def test_a_family_at_its_end_reports_no_refresh_time_left(at: list[datetime]) -> None:
+    from shared.services import sessions
+
+    user = {"_id": ObjectId(), "role": "user"}
+
+    issued = sessions.continue_session(user, family_id="f1", family_expires_at=at[0])
+
+    assert issued.refresh_expires_in == 0
+
+
+def test_an_access_token_id_carries_128_random_bits() -> None:
+    from shared.security import tokens
+
+    claims = tokens.decode_access_token(tokens.create_access_token(user_id="u", role="user").token)
+
+    assert len(claims.jti) == 22  # 16 bytes, base64url without padding
