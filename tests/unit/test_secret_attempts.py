@@ -748,3 +748,28 @@ def test_an_access_token_id_carries_128_random_bits() -> None:
     claims = tokens.decode_access_token(tokens.create_access_token(user_id="u", role="user").token)
 
     assert len(claims.jti) == 22  # 16 bytes, base64url without padding
+
+
+def test_a_refusal_reports_the_lock_of_that_email_among_others(
+    monkeypatch: pytest.MonkeyPatch, at: list[datetime]
+) -> None:
+    login_throttle.reserve("first@example.com", max_attempts=3, window=WINDOW)
+    for _ in range(3):
+        reserve()
+    at[0] = T0 + timedelta(minutes=5)
+
+    assert reserve() == T0 + WINDOW
+
+
+def test_a_secret_key_of_exactly_the_minimum_length_signs(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from shared.config import SettingsError
+    from shared.security import tokens
+
+    reload_settings(monkeypatch, SECRET_KEY="k" * 32)
+    assert tokens.decode_access_token(tokens.create_access_token(user_id="u", role="user").token)
+
+    reload_settings(monkeypatch, SECRET_KEY="k" * 31)
+    with pytest.raises(SettingsError, match=r"at least 32 bytes .* set a long random value$"):
+        tokens.create_access_token(user_id="u", role="user")
