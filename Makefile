@@ -11,7 +11,7 @@ INFRA_STAMP := $(INFRA_VENV)/.deps-installed
 BENCH_STAMP := $(VENV)/.bench-deps-installed
 PORT ?= 7071
 
-.PHONY: run test lint typecheck pytest bench docs clean help
+.PHONY: run test lint typecheck pytest bench docs mutation clean help
 
 help:
 	@echo "make run    - start the app on http://127.0.0.1:$(PORT) with Azurite and the embedded database"
@@ -19,6 +19,7 @@ help:
 	@echo "make test   - install test dependencies, then lint, type-check and run every test"
 	@echo "make bench  - run the benchmarks in bench/ and print ratios against their baselines"
 	@echo "make docs   - regenerate docs/api-reference.md from the OpenAPI document"
+	@echo "make mutation - mutation-test the security modules (mutmut; slow, not in CI)"
 
 $(PY):
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required (set PYTHON=python3.11)")'
@@ -65,5 +66,12 @@ bench: $(DEPS_STAMP) $(BENCH_STAMP) $(NODE_STAMP)
 docs: $(DEPS_STAMP)
 	$(PY) scripts/generate_api_reference.py
 
+# Not part of `make test` or CI: tens of minutes. See docs/mutation-testing.md.
+mutation: $(DEPS_STAMP)
+	$(PY) -m pip install --quiet mutmut==3.8.1
+	rm -rf mutants
+	$(PY) -m mutmut run --max-children $(or $(JOBS),2) || true
+	$(PY) -m mutmut results
+
 clean:
-	rm -rf $(VENV) $(INFRA_VENV) node_modules .azurite .localdb .pytest_cache .mypy_cache .ruff_cache
+	rm -rf mutants $(VENV) $(INFRA_VENV) node_modules .azurite .localdb .pytest_cache .mypy_cache .ruff_cache

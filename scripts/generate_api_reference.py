@@ -32,11 +32,20 @@ DECISIONS = """
   deactivated or deleted), `mfa_already_enabled` (409), `mfa_not_set_up` and
   `mfa_not_enabled` (400), `service_unavailable` (503).
 - The login throttle counts failures per email address whether or not an account exists,
-  so a 429 reveals nothing about who has an account.
+  so a 429 reveals nothing about who has an account. Sign-in and the step-up checks
+  (`current_password`, `password`, MFA disable) share that one count per address, and each
+  attempt is reserved before the secret is checked, so a burst of concurrent guesses gets
+  at most `LOGIN_MAX_FAILURES` answers other than 429 `login_locked`.
 - Changing one's password ends every other session immediately; the caller's own access
   token also stops working, but its refresh token stays valid so the client can refresh.
-- `POST /api/v1/auth/password/forgot` answers `{"detail": ...}` with 202; the mail leaves
-  on a background thread so the answer takes the same time for unknown addresses.
+- `POST /api/v1/auth/password/forgot` answers `{"detail": ...}` with 202 before it looks
+  the address up: the lookup, the per-address quota (`PASSWORD_RESET_MAILS_PER_HOUR`) and
+  the mail run on a background thread, so every address gets the same answer after the
+  same work. A reset link is bound to the password it was mailed for.
+- Emails are stored with the domain in its IDNA ASCII (punycode) form: registering
+  `x@bücher.example` answers `"email": "x@xn--bcher-kva.example"`.
+- A query filter naming a record (`actor_id`, `owner_id`) must be 24 hexadecimal digits,
+  else 422; a time filter (`since`) must stay within years 1..9999 once converted to UTC.
 - Every admin call is audited as `admin.<operation id>`.
 - Path ids are 24-hex-digit strings; anything else is a 404 before any code runs.
 - A 204 (and every other answer without a body) carries no `Content-Type`.

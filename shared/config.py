@@ -107,6 +107,7 @@ class Settings(BaseSettings):
 
     LOGIN_MAX_FAILURES: Annotated[int, Field(ge=1)] = 5
     LOGIN_LOCKOUT_MINUTES: Annotated[int, Field(ge=1)] = 15
+    PASSWORD_RESET_MAILS_PER_HOUR: Annotated[int, Field(ge=1, le=100)] = 3
     ALLOW_REGISTRATION: bool = True
     FIRST_SUPERUSER_EMAIL: str = ""
     FIRST_SUPERUSER_PASSWORD: str = ""

@@ -33,7 +33,7 @@ def search_keys(email: str, full_name_lower: str | None) -> list[str]:
 
 
 def recount_users(users: Any) -> Document:
-    """The user totals counted from ``users`` (a collection), as migration 4 stores them."""
+    """The user totals counted from ``users`` (a collection), as migration 5 stores them."""
     totals: Counter[str] = Counter()
     for row in users.aggregate(
         [{"$group": {"_id": {"role": "$role", "active": "$is_active"}, "n": {"$sum": 1}}}]

@@ -18,6 +18,7 @@ from pymongo.errors import DuplicateKeyError
 
 from shared.db import derived, names
 from shared.db.names import Document
+from shared.security.emails import lookup_email
 
 logger = logging.getLogger(__name__)
 
@@ -61,6 +62,30 @@ def _upload_indexes(db: Database[Document]) -> None:
     uploads.create_index([("status", ASCENDING), ("_id", DESCENDING)])
 
 
+def _canonical_emails(db: Database[Document]) -> None:
+    """Rewrite stored addresses to the canonical form (IDNA ASCII domain).
+
+    An address whose canonical form another account already holds is left as it was
+    and logged: two accounts claim one mailbox, and only an operator can decide which
+    one keeps it. Until then the other can still sign in with its stored form.
+    """
+    users = db[names.USERS]
+    for doc in users.find({}, {"email": 1}):
+        stored = doc.get("email")
+        if not isinstance(stored, str):
+            continue
+        canonical = lookup_email(stored)
+        if canonical == stored:
+            continue
+        try:
+            users.update_one({"_id": doc["_id"], "email": stored}, {"$set": {"email": canonical}})
+        except DuplicateKeyError:
+            logger.warning(
+                "user %s keeps its stored email: another account has its canonical form",
+                doc["_id"],
+            )
+
+
 def _indexed_queries_and_totals(db: Database[Document]) -> None:
     """Indexes for user search, reset clean-up and upload maintenance; dashboard totals."""
     user_collection = db[names.USERS]
@@ -88,8 +113,10 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "rate-limit counters expire by TTL", _rate_limit_expiry),
     Migration(2, "identity indexes: users, tokens, resets, audit log", _identity_indexes),
     Migration(3, "upload indexes", _upload_indexes),
+    Migration(4, "canonical email addresses (IDNA ASCII domains)", _canonical_emails),
+    # After 4: search keys are derived from the canonical addresses.
     Migration(
-        4,
+        5,
         "user search keys; reset and maintenance indexes; dashboard totals",
         _indexed_queries_and_totals,
     ),

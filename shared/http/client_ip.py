@@ -1,4 +1,4 @@
-"""The caller's address, as seen by the trusted proxy in front of the app."""
+"""The caller's address, as seen by the trusted proxy in front of the app, and its rate bucket."""
 
 from __future__ import annotations
 
@@ -6,6 +6,9 @@ import ipaddress
 from collections.abc import Mapping
 
 UNKNOWN_CLIENT = "unknown"
+# One IPv6 subscriber usually holds a whole /64: counting single addresses would give
+# every client 2**64 fresh buckets.
+IPV6_BUCKET_PREFIX = 64
 
 
 def _strip_port(entry: str) -> str:
@@ -17,19 +20,41 @@ def _strip_port(entry: str) -> str:
     return entry
 
 
+def _parse(entry: str) -> str:
+    """The canonical text of one X-Forwarded-For entry, or UNKNOWN_CLIENT."""
+    # A zone id ("fe80::1%eth0") names the proxy's own interface, not the client.
+    candidate = _strip_port(entry).partition("%")[0]
+    try:
+        address = ipaddress.ip_address(candidate)
+    except ValueError:
+        return UNKNOWN_CLIENT
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return str(address.ipv4_mapped)  # ::ffff:a.b.c.d is the IPv4 client a.b.c.d
+    return str(address)
+
+
 def client_ip(headers: Mapping[str, str], trusted_proxy_count: int) -> str:
     """The entry the outermost trusted proxy appended to X-Forwarded-For.
 
     Proxies append, so entries a client wrote itself sit to the left of the ones our
-    proxies added; counting ``trusted_proxy_count`` from the right skips them.
+    proxies added; counting ``trusted_proxy_count`` from the right skips them. With no
+    trusted proxy the whole header is the client's own writing, so it is ignored.
     """
     if trusted_proxy_count <= 0:
         return UNKNOWN_CLIENT
     entries = [e for e in headers.get("x-forwarded-for", "").split(",") if e.strip()]
     if len(entries) < trusted_proxy_count:
         return UNKNOWN_CLIENT
-    candidate = _strip_port(entries[-trusted_proxy_count])
+    return _parse(entries[-trusted_proxy_count])
+
+
+def rate_limit_bucket(ip: str) -> str:
+    """The rate-limit bucket of a client address: itself for IPv4, its /64 for IPv6."""
     try:
-        return str(ipaddress.ip_address(candidate))
+        address = ipaddress.ip_address(ip)
     except ValueError:
-        return UNKNOWN_CLIENT
+        return ip
+    if isinstance(address, ipaddress.IPv6Address):
+        network = ipaddress.IPv6Network((address, IPV6_BUCKET_PREFIX), strict=False)
+        return str(network)
+    return str(address)

@@ -24,7 +24,7 @@ from pymongo.errors import ConnectionFailure, ExecutionTimeout, OperationFailure
 
 from shared import errors
 from shared.http import headers
-from shared.http.client_ip import client_ip
+from shared.http.client_ip import client_ip, rate_limit_bucket
 from shared.http.registry import Operation, RateLimit
 from shared.identity import Caller, Principal, Role
 
@@ -153,16 +153,17 @@ def _handle(operation: Operation, req: func.HttpRequest, exchange: _Exchange) ->
     settings = exchange.settings
     request_headers = req.headers
     ip = client_ip(request_headers, settings.TRUSTED_PROXY_COUNT)
+    bucket = rate_limit_bucket(ip)  # IPv6 clients share their /64
     principal = None
     if operation.min_role is not None:
-        principal = _authenticate(operation.min_role, request_headers, ip, exchange)
+        principal = _authenticate(operation.min_role, request_headers, bucket, exchange)
     elif operation.rate_limit is not RateLimit.NONE:
         limit = (
             settings.RATE_LIMIT_AUTH_PER_MINUTE
             if operation.rate_limit is RateLimit.AUTH
             else settings.RATE_LIMIT_ANON_PER_MINUTE
         )
-        _limit(f"{operation.rate_limit.value}:{ip}", limit, exchange)
+        _limit(f"{operation.rate_limit.value}:{bucket}", limit, exchange)
 
     request = ApiRequest(
         method=operation.method,

@@ -2,7 +2,7 @@
 
 Every write that creates, deletes or changes the role, activation or status of a user
 or an upload adds its difference here with one atomic ``$inc``, computed from the
-pre-image that write returned, so concurrent changes never count twice. Migration 4
+pre-image that write returned, so concurrent changes never count twice. Migration 5
 builds the totals from existing data (shared.db.derived has that recount).
 """
 

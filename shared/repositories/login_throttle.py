@@ -1,6 +1,13 @@
-"""Consecutive login failures per email, kept whether or not the account exists.
+"""Attempts at an account's secrets, reserved before each check, per email.
 
-Keying by a hash of the normalised email (not by user) means an unknown address
+Every check of a secret (a sign-in, a step-up check of a signed-in user) first
+reserves its attempt here with one conditional update, and only then spends the
+bcrypt time. The database hands out at most ``max_attempts`` reservations per
+window, so concurrent guesses cannot all slip past a check made before the slow
+verification, and every instance of the app shares the count. A success deletes
+the record; a failure simply leaves its reservation counted.
+
+Keying by a hash of the canonical email (not by user) means an unknown address
 locks exactly like a real one, so the 429 reveals nothing about who has an account.
 """
 
@@ -9,11 +16,14 @@ from __future__ import annotations
 import hashlib
 from datetime import datetime, timedelta
 
-from pymongo import ReturnDocument
+from pymongo.errors import DuplicateKeyError
 
 from shared import clock
 from shared.db import collections
 from shared.db.client import Document
+
+# Two racing first attempts: the loser of the insert goes round once more.
+_RESERVE_TRIES = 3
 
 
 def key_for(email: str) -> str:
@@ -24,36 +34,41 @@ def find(email: str) -> Document | None:
     return collections.login_throttle().find_one({"_id": key_for(email)})
 
 
-def record_failure(email: str, *, max_failures: int, lockout: timedelta) -> Document:
-    """Count a failure; the one that reaches ``max_failures`` locks the email for ``lockout``."""
+def reserve(email: str, *, max_attempts: int, window: timedelta) -> datetime | None:
+    """Reserve one attempt: None when granted, else the time the lock ends.
+
+    The record keeps the number of attempts and when the last one was reserved; once
+    ``max_attempts`` are taken, nothing more is granted until ``window`` after the
+    last of them. A record whose last attempt is a whole window old counts afresh.
+    """
     now = clock.now()
+    stale = now - window
     key = key_for(email)
     throttle = collections.login_throttle()
-    # A lock that has run out starts a fresh count; otherwise the count stays above the
-    # limit with no lock ahead, and every later guess would go unthrottled.
-    throttle.delete_one({"_id": key, "locked_until": {"$lte": now}})
-    doc = throttle.find_one_and_update(
-        {"_id": key},
-        {"$inc": {"failures": 1}, "$set": {"expires_at": now + lockout + timedelta(days=1)}},
-        upsert=True,
-        return_document=ReturnDocument.AFTER,
-    )
-    if doc is not None and doc["failures"] >= max_failures and not doc.get("locked_until"):
-        throttle.update_one(
-            {"_id": key, "locked_until": {"$exists": False}},
-            {"$set": {"locked_until": now + lockout}},
+    fresh = {"last_at": now, "expires_at": now + window}
+    for _ in range(_RESERVE_TRIES):
+        restarted = throttle.update_one(
+            {"_id": key, "last_at": {"$lte": stale}}, {"$set": {"attempts": 1, **fresh}}
         )
-        doc["locked_until"] = now + lockout
-    return doc or {}
-
-
-def locked_until(doc: Document | None) -> datetime | None:
-    """When the lock ends, if the email is locked now."""
-    if doc is None or not doc.get("locked_until"):
-        return None
-    until: datetime = doc["locked_until"]
-    return until if until > clock.now() else None
+        if restarted.matched_count:
+            return None
+        try:
+            # Matches only below the limit; at the limit the upsert collides with the
+            # existing _id, which is how a refusal shows up in a single round trip.
+            throttle.update_one(
+                {"_id": key, "attempts": {"$lt": max_attempts}},
+                {"$inc": {"attempts": 1}, "$set": fresh},
+                upsert=True,
+            )
+            return None
+        except DuplicateKeyError:
+            doc = throttle.find_one({"_id": key})
+        if doc is not None and doc["attempts"] >= max_attempts and doc["last_at"] > stale:
+            lock_end: datetime = doc["last_at"] + window
+            return lock_end
+    return now + window  # still contended after every try: refuse rather than guess
 
 
 def clear(email: str) -> None:
+    """Forget the attempts of this email (a success, a reset, an admin's unlock)."""
     collections.login_throttle().delete_one({"_id": key_for(email)})

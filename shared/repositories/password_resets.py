@@ -12,11 +12,15 @@ from shared.db import collections
 from shared.db.client import Document
 
 
-def insert(*, token_hash: str, user_id: ObjectId, expires_at: datetime) -> None:
+def insert(
+    *, token_hash: str, user_id: ObjectId, password_fingerprint: str, expires_at: datetime
+) -> None:
+    """Store a reset token bound to the account and to the password it was issued against."""
     collections.password_resets().insert_one(
         {
             "token_hash": token_hash,
             "user_id": user_id,
+            "password_fingerprint": password_fingerprint,
             "created_at": clock.now(),
             "expires_at": expires_at,
             "used_at": None,

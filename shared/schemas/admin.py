@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from shared.schemas.base import Page, QueryModel, ResponseModel
-from shared.schemas.fields import Cursor, PageLimit
+from shared.schemas.fields import Cursor, FilterText, Instant, ObjectIdText, PageLimit
 
 
 class UserStats(ResponseModel):
@@ -43,6 +43,6 @@ AuditPage = Page[AuditEvent]
 class AuditQuery(QueryModel):
     limit: PageLimit = 20
     cursor: Cursor | None = None
-    action: str | None = None
-    actor_id: str | None = None
-    since: datetime | None = None
+    action: FilterText | None = None
+    actor_id: ObjectIdText | None = None
+    since: Instant | None = None

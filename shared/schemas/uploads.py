@@ -10,7 +10,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, Field, StringConstraints
 
 from shared.schemas.base import Page, QueryModel, RequestModel, ResponseModel
-from shared.schemas.fields import Cursor, PageLimit
+from shared.schemas.fields import Cursor, ObjectIdText, PageLimit
 
 MAX_FILENAME_CHARS = 255
 
@@ -58,7 +58,10 @@ class UploadCreate(RequestModel):
 
     filename: Filename
     content_type: ContentType
-    size_bytes: Annotated[int, Field(ge=1, description="Exact size of the file in bytes")]
+    # Bounded to what JSON numbers and BSON integers hold exactly.
+    size_bytes: Annotated[
+        int, Field(ge=1, le=2**53 - 1, description="Exact size of the file in bytes")
+    ]
 
 
 class UploadInstructions(ResponseModel):
@@ -108,9 +111,6 @@ class Upload(ResponseModel):
 
 
 UploadsPage = Page[Upload]
-
-
-ObjectIdText = Annotated[str, StringConstraints(pattern=r"^[0-9a-fA-F]{24}$")]
 
 
 class UploadListQuery(QueryModel):

@@ -54,6 +54,7 @@ MIN_EMAIL_NAME_CHARS = 3
 
 _SCHEME_PREFIX = "$hmac-bcrypt$v=1"
 _PEPPER_PURPOSE = "password-prehash"
+_FINGERPRINT_PURPOSE = "password-fingerprint"
 _BCRYPT_HASH = re.compile(r"\$2b\$[0-9]{2}\$[./A-Za-z0-9]{53}")
 _PRODUCT_WORDS = ("runtime", "traitors", "runtimetraitors")
 _DUMMY_PASSWORD = "dummy password for unknown accounts"  # noqa: S105 - never a real credential
@@ -100,6 +101,32 @@ def needs_rehash(hashed: str) -> bool:
 def verify_dummy_password(password: str) -> None:
     """Spend the time of one real verification, for logins with an unknown email."""
     verify_password(password, _dummy_hash(get_settings().BCRYPT_ROUNDS))
+
+
+def verify_and_update(password: str, hashed: str | None) -> tuple[bool, str | None]:
+    """Check a password in one call: (matches, a new hash to store or None).
+
+    ``hashed`` None (no such account) costs one real verification against a cached
+    dummy hash, so a caller cannot tell unknown accounts by the time taken. The new
+    hash is given only for a match whose stored hash uses another scheme or cost.
+    """
+    if hashed is None:
+        verify_dummy_password(password)
+        return False, None
+    if not verify_password(password, hashed):
+        return False, None
+    return True, (hash_password(password) if needs_rehash(hashed) else None)
+
+
+def fingerprint(hashed: str) -> str:
+    """A keyed digest of a stored hash: it changes whenever the password does.
+
+    A reset token keeps the fingerprint of the hash it was issued against, so a token
+    mailed before any password change is refused after it. Keyed, so the stored
+    fingerprint says nothing about the hash itself.
+    """
+    mac = hmac.new(derive_subkey(_FINGERPRINT_PURPOSE), hashed.encode("utf-8"), hashlib.sha256)
+    return mac.hexdigest()
 
 
 def check_password_policy(password: str, *, email: str, full_name: str | None) -> None:

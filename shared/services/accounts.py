@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from bson import ObjectId
 from pymongo.errors import DuplicateKeyError
 
 from shared.config import get_settings
 from shared.db.client import Document
 from shared.errors import Conflict, ValidationFailed
 from shared.identity import Role
-from shared.repositories import users
+from shared.repositories import password_resets, users
 from shared.schemas.users import UserPublic
 from shared.security import passwords
 
@@ -48,6 +49,12 @@ def create_account(*, email: str, password: str, full_name: str | None, role: Ro
         )
     except DuplicateKeyError:
         raise Conflict("An account with this email already exists", code="email_taken") from None
+
+
+def set_password(user_id: ObjectId, new_password: str) -> None:
+    """Store a new password; every reset link still in a mailbox dies with the old one."""
+    users.update_user(user_id, {"password_hash": passwords.hash_password(new_password)})
+    password_resets.delete_for_user(user_id)
 
 
 def public_user(user: Document) -> UserPublic:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hmac
 import logging
+import os
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
@@ -10,24 +12,46 @@ from bson import ObjectId
 
 from shared import clock
 from shared.config import get_settings
-from shared.errors import ApiError, BadRequest, Forbidden, TooManyRequests, Unauthorized
+from shared.db.client import Document
+from shared.errors import ApiError, BadRequest, Forbidden, Unauthorized
 from shared.identity import Caller, Principal, Role
-from shared.repositories import login_throttle, password_resets, refresh_tokens, users
+from shared.repositories import (
+    login_throttle,
+    password_resets,
+    refresh_tokens,
+    reset_mail_quota,
+    users,
+)
 from shared.schemas.auth import LoginRequest, PasswordReset, Tokens, UserRegister
 from shared.schemas.users import UserPublic
 from shared.security import passwords, tokens
-from shared.services import audit, mfa, sessions
-from shared.services.accounts import check_new_password, create_account, public_user
-from shared.services.mail import MailMessage, get_mailer, password_reset_message
+from shared.services import attempts, audit, mfa, sessions
+from shared.services.accounts import (
+    check_new_password,
+    create_account,
+    public_user,
+    set_password,
+)
+from shared.services.mail import get_mailer, password_reset_message
 
 logger = logging.getLogger(__name__)
 
 RESET_TOKEN_MINUTES = 30
 INVALID_CREDENTIALS = "Incorrect email or password"
 
-# Reset mails leave on a worker thread so /password/forgot answers in the same time
-# whether or not the address has an account (SMTP latency would reveal it).
+# Reset requests are handled on a worker thread so /password/forgot answers in the same
+# time whether or not the address has an account (lookups and SMTP would reveal it).
 _mail_sender = ThreadPoolExecutor(max_workers=2, thread_name_prefix="mail")
+
+
+def _new_mail_sender() -> None:
+    # A forked child (a test runner, mutmut) inherits the pool object but not its
+    # threads, so work submitted there would never run: start a fresh pool.
+    global _mail_sender
+    _mail_sender = ThreadPoolExecutor(max_workers=2, thread_name_prefix="mail")
+
+
+os.register_at_fork(after_in_child=_new_mail_sender)
 
 
 def register(payload: UserRegister, *, caller: Caller) -> UserPublic:
@@ -46,64 +70,40 @@ def register(payload: UserRegister, *, caller: Caller) -> UserPublic:
     return public_user(user)
 
 
-class _InvalidCredentials(Unauthorized):
-    def __init__(self) -> None:
-        super().__init__(INVALID_CREDENTIALS, code="invalid_credentials")
-
-
 def login(payload: LoginRequest, *, caller: Caller) -> Tokens:
     """Exchange email, password (and a second factor when enabled) for tokens."""
-    settings = get_settings()
-    lock_ends = login_throttle.locked_until(login_throttle.find(payload.email))
-    if lock_ends is not None:
-        retry_after = max(1, int((lock_ends - clock.now()).total_seconds()))
-        audit.record("auth.login_failed", caller=caller, details={"reason": "locked"})
-        raise TooManyRequests(
-            "Too many failed sign-in attempts; try again later",
-            code="login_locked",
-            headers={"Retry-After": str(retry_after)},
+    with attempts.reserved_attempt(
+        payload.email, caller=caller, target_id=None, refused_action="auth.login_failed"
+    ):
+        user = users.find_by_email(payload.email)
+        # One call whether or not the account exists: an unknown email costs a real check.
+        matches, new_hash = passwords.verify_and_update(
+            payload.password, user["password_hash"] if user else None
         )
-    user = users.find_by_email(payload.email)
-    if user is None:
-        passwords.verify_dummy_password(payload.password)  # same cost as a real check
-        _failed(payload.email, caller, reason="unknown_email", user_id=None)
-    assert user is not None  # noqa: S101 - _failed always raises
-    if not passwords.verify_password(payload.password, user["password_hash"]):
-        _failed(payload.email, caller, reason="wrong_password", user_id=str(user["_id"]))
-    if not user["is_active"]:
-        _failed(payload.email, caller, reason="inactive", user_id=str(user["_id"]))
-    if user.get("mfa", {}).get("enabled"):
-        try:
-            mfa.verify_second_factor(user, payload.otp)
-        except ApiError:
-            login_throttle.record_failure(
-                payload.email,
-                max_failures=settings.LOGIN_MAX_FAILURES,
-                lockout=timedelta(minutes=settings.LOGIN_LOCKOUT_MINUTES),
+        if user is None or not matches or not user["is_active"]:
+            reason = (
+                "unknown_email" if user is None else "wrong_password" if not matches else "inactive"
             )
-            audit.record(
-                "auth.login_failed",
-                caller=caller,
-                target_id=str(user["_id"]),
-                details={"reason": "mfa_required" if payload.otp is None else "mfa_invalid"},
-            )
-            raise
-    if passwords.needs_rehash(user["password_hash"]):
-        users.update_user(user["_id"], {"password_hash": passwords.hash_password(payload.password)})
-    login_throttle.clear(payload.email)
+            _audit_failure(caller, user, reason)
+            raise Unauthorized(INVALID_CREDENTIALS, code="invalid_credentials")
+        if user.get("mfa", {}).get("enabled"):
+            try:
+                mfa.verify_second_factor(user, payload.otp)
+            except ApiError:
+                reason = "mfa_required" if payload.otp is None else "mfa_invalid"
+                _audit_failure(caller, user, reason)
+                raise
+        if new_hash is not None:
+            users.update_user(user["_id"], {"password_hash": new_hash})
     audit.record("auth.login", caller=caller, actor_id=str(user["_id"]), target_id=str(user["_id"]))
     return sessions.start_session(user)
 
 
-def _failed(email: str, caller: Caller, *, reason: str, user_id: str | None) -> None:
-    settings = get_settings()
-    login_throttle.record_failure(
-        email,
-        max_failures=settings.LOGIN_MAX_FAILURES,
-        lockout=timedelta(minutes=settings.LOGIN_LOCKOUT_MINUTES),
+def _audit_failure(caller: Caller, user: Document | None, reason: str) -> None:
+    target_id = str(user["_id"]) if user is not None else None
+    audit.record(
+        "auth.login_failed", caller=caller, target_id=target_id, details={"reason": reason}
     )
-    audit.record("auth.login_failed", caller=caller, target_id=user_id, details={"reason": reason})
-    raise _InvalidCredentials()
 
 
 def refresh(refresh_token: str, *, caller: Caller) -> Tokens:
@@ -163,36 +163,54 @@ def logout_all(principal: Principal, *, caller: Caller) -> None:
 
 
 def forgot_password(email: str, *, caller: Caller) -> None:
-    """Mail a single-use reset link when the account exists; the caller learns nothing."""
+    """Mail a single-use reset link when the account exists; the caller learns nothing.
+
+    The request only hands the address to a worker thread: the lookup, the per-address
+    mail quota and the mail happen after the answer, so a known address and an unknown
+    one answer after exactly the same work.
+    """
+    _mail_sender.submit(_send_reset_link, email, caller)
+
+
+def _send_reset_link(email: str, caller: Caller) -> None:
+    try:
+        _prepare_reset_link(email, caller)
+    except Exception:
+        logger.exception("password reset request could not be handled")
+
+
+def _prepare_reset_link(email: str, caller: Caller) -> None:
+    settings = get_settings()
+    within_quota = reset_mail_quota.take(
+        email, limit=settings.PASSWORD_RESET_MAILS_PER_HOUR, window=timedelta(hours=1)
+    )
     user = users.find_by_email(email)
-    token = tokens.new_opaque_token()
-    token_hash = tokens.hash_token(token)  # hashed either way: same work, same timing
-    if user is None or not user["is_active"]:
-        audit.record("auth.password_reset_requested", caller=caller, details={"known": False})
+    known = user is not None and user["is_active"]
+    if user is None or not known or not within_quota:
+        details = {"known": known, "throttled": not within_quota}
+        target_id = str(user["_id"]) if user is not None else None
+        audit.record(
+            "auth.password_reset_requested", caller=caller, target_id=target_id, details=details
+        )
         return
+    token = tokens.new_opaque_token()
     password_resets.insert(
-        token_hash=token_hash,
+        token_hash=tokens.hash_token(token),
         user_id=user["_id"],
+        password_fingerprint=passwords.fingerprint(user["password_hash"]),
         expires_at=clock.now() + timedelta(minutes=RESET_TOKEN_MINUTES),
     )
     audit.record(
         "auth.password_reset_requested",
         caller=caller,
         target_id=str(user["_id"]),
-        details={"known": True},
+        details={"known": True, "throttled": False},
     )
-    reset_url = f"{get_settings().FRONTEND_URL.rstrip('/')}/reset-password#token={token}"
+    reset_url = f"{settings.FRONTEND_URL.rstrip('/')}/reset-password#token={token}"
     message = password_reset_message(
         to=user["email"], reset_url=reset_url, minutes_valid=RESET_TOKEN_MINUTES
     )
-    _mail_sender.submit(_send_quietly, message)
-
-
-def _send_quietly(message: MailMessage) -> None:
-    try:
-        get_mailer().send(message)
-    except Exception:
-        logger.exception("password reset mail could not be sent")
+    get_mailer().send(message)
 
 
 def reset_password(payload: PasswordReset, *, caller: Caller) -> None:
@@ -200,7 +218,12 @@ def reset_password(payload: PasswordReset, *, caller: Caller) -> None:
     token_hash = tokens.hash_token(payload.token)
     pending = password_resets.find_usable(token_hash)
     user = users.find_by_id(pending["user_id"]) if pending else None
-    if pending is None or user is None or not user["is_active"]:
+    if (
+        pending is None
+        or user is None
+        or not user["is_active"]
+        or not _same_password(pending, user)
+    ):
         raise BadRequest("The reset link is invalid or has expired", code="invalid_token")
     check_new_password(
         payload.new_password,
@@ -210,11 +233,16 @@ def reset_password(payload: PasswordReset, *, caller: Caller) -> None:
     )
     if password_resets.consume(token_hash) is None:  # lost a race with another reset
         raise BadRequest("The reset link is invalid or has expired", code="invalid_token")
-    users.update_user(user["_id"], {"password_hash": passwords.hash_password(payload.new_password)})
-    # Any other link still in a mailbox could otherwise reset the new password again.
-    password_resets.delete_for_user(user["_id"])
+    set_password(user["_id"], payload.new_password)
     sessions.revoke_all(user["_id"])
     login_throttle.clear(user["email"])
     audit.record(
         "auth.password_reset", caller=caller, actor_id=str(user["_id"]), target_id=str(user["_id"])
     )
+
+
+def _same_password(pending: Document, user: Document) -> bool:
+    """True while the account still has the password the token was issued against."""
+    issued_for = pending.get("password_fingerprint")
+    current = passwords.fingerprint(user["password_hash"])
+    return isinstance(issued_for, str) and hmac.compare_digest(issued_for, current)

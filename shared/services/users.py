@@ -23,8 +23,13 @@ from shared.schemas.users import (
     UserUpdateMe,
 )
 from shared.security import passwords
-from shared.services import audit, sessions
-from shared.services.accounts import check_new_password, create_account, public_user
+from shared.services import attempts, audit, sessions
+from shared.services.accounts import (
+    check_new_password,
+    create_account,
+    public_user,
+    set_password,
+)
 
 
 def _existing(user_id: str) -> Document:
@@ -50,15 +55,21 @@ def update_me(principal: Principal, changes: UserUpdateMe) -> UserPublic:
 def change_password(principal: Principal, payload: PasswordChange, *, caller: Caller) -> None:
     """New password after proving the current one; other sessions end, this one may refresh."""
     user = _existing(principal.user_id)
-    if not passwords.verify_password(payload.current_password, user["password_hash"]):
-        raise BadRequest("The current password is not correct", code="invalid_password")
+    with attempts.reserved_attempt(
+        user["email"],
+        caller=caller,
+        target_id=principal.user_id,
+        refused_action="user.step_up_refused",
+    ):
+        if not passwords.verify_password(payload.current_password, user["password_hash"]):
+            raise BadRequest("The current password is not correct", code="invalid_password")
     check_new_password(
         payload.new_password,
         email=user["email"],
         full_name=user.get("full_name"),
         field="new_password",
     )
-    users.update_user(user["_id"], {"password_hash": passwords.hash_password(payload.new_password)})
+    set_password(user["_id"], payload.new_password)
     sessions.revoke_all(user["_id"], keep_session=principal.session_id)
     audit.record("user.password_changed", caller=caller, target_id=principal.user_id)
 
@@ -66,8 +77,14 @@ def change_password(principal: Principal, payload: PasswordChange, *, caller: Ca
 def delete_me(principal: Principal, password: str, *, caller: Caller) -> None:
     """Close one's own account after confirming the password."""
     user = _existing(principal.user_id)
-    if not passwords.verify_password(password, user["password_hash"]):
-        raise BadRequest("The password is not correct", code="invalid_password")
+    with attempts.reserved_attempt(
+        user["email"],
+        caller=caller,
+        target_id=principal.user_id,
+        refused_action="user.step_up_refused",
+    ):
+        if not passwords.verify_password(password, user["password_hash"]):
+            raise BadRequest("The password is not correct", code="invalid_password")
     with _keeping_an_admin(user):
         _delete(user, caller=caller)
 

@@ -122,9 +122,15 @@ class MailSink:
 
     def __init__(self) -> None:
         self.messages: queue.Queue[MailMessage] = queue.Queue()
+        self.sent: list[MailMessage] = []
 
     def send(self, message: MailMessage) -> None:
+        self.sent.append(message)
         self.messages.put(message)
+
+    def count_to(self, to: str) -> int:
+        """How many mails went to ``to`` so far (wait with nothing_sent_to first)."""
+        return sum(message.to == to for message in self.sent)
 
     def next_message(self, to: str) -> MailMessage:
         """The next mail to ``to``, skipping any a previous test left in flight."""
