@@ -32,7 +32,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.azurite]
 
 PASSWORD = "Every route, once: 31 lanterns"
 LOCAL_ADMIN = ("route-admin@example.com", "Admin of every route: 47 kites")
-READY_TIMEOUT_SECONDS = 60.0
+READY_TIMEOUT_SECONDS = 180.0  # a container host starts slower than the local one
 # The real host's blob trigger (LogsAndContainerScan on Azurite) scans with back-off.
 EXTERNAL_UPLOAD_TIMEOUT_SECONDS = 240.0
 LOCAL_UPLOAD_TIMEOUT_SECONDS = 30.0
