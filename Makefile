@@ -61,4 +61,4 @@ docs: $(DEPS_STAMP)
 	$(PY) scripts/generate_api_reference.py
 
 clean:
-	rm -rf $(VENV) $(INFRA_VENV) node_modules .azurite .localdb .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(INFRA_VENV) .venv-worker node_modules .azurite .localdb .pytest_cache .mypy_cache .ruff_cache
