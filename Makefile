@@ -74,4 +74,4 @@ mutation: $(DEPS_STAMP)
 	$(PY) -m mutmut results
 
 clean:
-	rm -rf mutants $(VENV) $(INFRA_VENV) node_modules .azurite .localdb .pytest_cache .mypy_cache .ruff_cache
+	rm -rf mutants $(VENV) $(INFRA_VENV) .venv-worker node_modules .azurite .localdb .pytest_cache .mypy_cache .ruff_cache

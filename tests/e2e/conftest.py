@@ -220,6 +220,15 @@ def start_local_host(tmp_path: Path) -> Iterator[Callable[..., LocalHost]]:
 
 
 @pytest.fixture(scope="session")
+def external_base_url() -> str | None:
+    """E2E_BASE_URL: a host already running elsewhere (the real Functions host in Docker).
+
+    Suites that take this fixture talk to that host instead of starting their own.
+    """
+    return os.environ.get("E2E_BASE_URL", "").strip().rstrip("/") or None
+
+
+@pytest.fixture(scope="session")
 def local_host(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalHost]:
     """The real function_app on the local host, with settings that need no external service."""
     settings = tmp_path_factory.mktemp("local-host") / "local.settings.json"
