@@ -81,7 +81,9 @@ QUERY_INDEXES: dict[str, Keys] = {
     "password_resets: token_hash used_at expires_at~": (("token_hash", 1),),
     "password_resets: user_id": (("user_id", 1),),
     "login_throttle: _id": ID,
-    "login_throttle: _id locked_until~": ID,
+    # the attempt reservation: one conditional update by _id (the window and count ride along)
+    "login_throttle: _id attempts~": ID,
+    "login_throttle: _id last_at~": ID,
     "rate_limits: _id": ID,
     "counters: _id": ID,
     "locks: _id $or?": ID,

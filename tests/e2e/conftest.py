@@ -30,6 +30,7 @@ READY_PATH = "/api/v1/health"
 STARTUP_TIMEOUT_SECONDS = 30.0
 STOP_TIMEOUT_SECONDS = 15.0
 STOPPED_LINE = "Local host stopped."
+READY_LINE = "Ready; press Ctrl+C to stop."
 DEFAULT_ENV: dict[str, str | None] = {
     "DATABASE_URL": "mongomock://",
     "RATE_LIMIT_ENABLED": "false",
@@ -98,7 +99,8 @@ class LocalHost:
                     f"{self.output}"
                 )
             try:
-                if self.request("GET", path).status == 200:
+                # Serving starts just before the banner is printed: wait for both.
+                if READY_LINE in self.output and self.request("GET", path).status == 200:
                     return
             except OSError:
                 pass  # not listening yet
