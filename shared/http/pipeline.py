@@ -156,7 +156,7 @@ def _handle(operation: Operation, req: func.HttpRequest, exchange: _Exchange) ->
     bucket = rate_limit_bucket(ip)  # IPv6 clients share their /64
     principal = None
     if operation.min_role is not None:
-        principal = _authenticate(operation.min_role, request_headers, bucket, exchange)
+        principal = _authenticate(request_headers, bucket, exchange)
     elif operation.rate_limit is not RateLimit.NONE:
         limit = (
             settings.RATE_LIMIT_AUTH_PER_MINUTE
@@ -173,6 +173,13 @@ def _handle(operation: Operation, req: func.HttpRequest, exchange: _Exchange) ->
         client_ip=ip,
         principal=principal,
     )
+    if operation.min_role is Role.ADMIN:
+        # Audited from here on, whatever the outcome: refused roles and bad input included,
+        # so probing the admin routes leaves a trail.
+        exchange.admin_request = request
+    required = operation.min_role
+    if principal is not None and required is not None and not principal.role.allows(required):
+        raise errors.Forbidden(f"This action requires the {required.value} role")
     inputs: dict[str, Any] = {}
     if operation.takes_body:
         inputs["body"] = _parse_body(operation, req, settings.MAX_BODY_BYTES)
@@ -180,8 +187,6 @@ def _handle(operation: Operation, req: func.HttpRequest, exchange: _Exchange) ->
         _check_body_size(req, settings.MAX_BODY_BYTES)
     if operation.takes_query:
         inputs["query"] = _parse_query(operation, req)
-    if operation.min_role is Role.ADMIN:
-        exchange.admin_request = request
     return _render(operation, operation.handler(request, **inputs))
 
 
@@ -193,16 +198,15 @@ def _audit_admin_call(operation: Operation, request: ApiRequest, status: int) ->
         audit.record(
             f"admin.{operation.name}",
             caller=request.caller,
-            target_id=next(iter(request.route_params.values()), None),
+            # Ids are hexadecimal: one spelling, so the audit log filters by them reliably.
+            target_id=next((v.lower() for v in request.route_params.values()), None),
             details={"method": request.method, "route": operation.route, "status": status},
         )
     except Exception:  # the answer stands; a lost audit line is logged for operators
         error_log.exception(json.dumps({"event": "audit_failed", "request_id": request.request_id}))
 
 
-def _authenticate(
-    min_role: Role, request_headers: Mapping[str, str], ip: str, exchange: _Exchange
-) -> Principal:
+def _authenticate(request_headers: Mapping[str, str], ip: str, exchange: _Exchange) -> Principal:
     from shared.services import sessions  # loaded on the first authenticated request
 
     scheme, _, token = request_headers.get("authorization", "").partition(" ")
@@ -241,10 +245,7 @@ def _authenticate(
     if admission.count is not None:
         state = ratelimit.RateLimitState(limit, limit - admission.count, reset_seconds)
         _apply_limit(state, exchange)
-    principal = admission.principal
-    if not principal.role.allows(min_role):
-        raise errors.Forbidden(f"This action requires the {min_role.value} role")
-    return principal
+    return admission.principal
 
 
 def _limit(bucket: str, limit: int, exchange: _Exchange) -> None:

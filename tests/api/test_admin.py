@@ -435,3 +435,22 @@ def test_failed_admin_calls_are_audited_with_their_status(
         e["target_id"] == missing and e["details"]["status"] == 404 and e["actor_id"] == admin.id
         for e in events
     )
+
+
+def test_admin_calls_refused_for_bad_input_are_audited(client: ApiClient, admin: Account) -> None:
+    user_id = str(ObjectId()).upper()  # the audit log keeps one spelling of an id
+    refused = client.patch(
+        f"/api/v1/users/{user_id}", json={"role": "root"}, token=admin.access_token
+    )
+    assert refused.status == 422
+    events = audit_events(client, admin, "action=admin.users_update")
+    assert [(e["target_id"], e["details"]["status"]) for e in events] == [(user_id.lower(), 422)]
+
+
+def test_a_non_admin_probing_an_admin_route_leaves_a_trail(
+    client: ApiClient, admin: Account, make_account: MakeAccount
+) -> None:
+    intruder = make_account("user")
+    assert client.get("/api/v1/admin/stats", token=intruder.access_token).status == 403
+    events = audit_events(client, admin, "action=admin.admin_stats")
+    assert [(e["actor_id"], e["details"]["status"]) for e in events] == [(intruder.id, 403)]
