@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -305,16 +306,34 @@ def _parse_query(operation: Operation, req: func.HttpRequest) -> Any:
 
 def _validation_failed(exc: ValidationError, where: str) -> errors.ValidationFailed:
     # Never echo the input back: it may be a password.
-    problems = [
-        {
-            "loc": [where, *(str(part) for part in err["loc"])],
-            "msg": str(err["msg"]).removeprefix("Value error, "),
-            "type": err["type"],
-        }
-        for err in exc.errors(include_url=False, include_input=False)
-    ]
+    problems: list[dict[str, Any]] = []
+    seen: set[tuple[str, ...]] = set()
+    for err in exc.errors(include_url=False, include_input=False):
+        parts = err["loc"]
+        if err["type"] != "extra_forbidden":  # there the last part is the client's own key
+            parts = tuple(part for part in parts if not _is_validator_tag(part))
+        loc = (where, *(str(part) for part in parts))
+        if loc in seen:  # one entry per field, however many union branches refused it
+            continue
+        seen.add(loc)
+        message = str(err["msg"]).removeprefix("Value error, ")
+        problems.append({"loc": list(loc), "msg": message, "type": err["type"]})
     detail = "; ".join(f"{'.'.join(p['loc'][1:]) or where}: {p['msg']}" for p in problems[:3])
     return errors.ValidationFailed(detail, errors=problems)
+
+
+# pydantic names each branch of a union in `loc` by its validator ("str-enum[Role]",
+# "function-after[_clean_name(), constrained-str]", "none"): internals, not field names.
+_UNION_BRANCHES = frozenset({"none", "str", "int", "float", "bool", "list", "dict"})
+
+
+_VALIDATOR_NAME = re.compile(r"[a-z]+(?:-[a-z]+)+(?:\[.*\])?")
+
+
+def _is_validator_tag(part: object) -> bool:
+    return isinstance(part, str) and (
+        part in _UNION_BRANCHES or _VALIDATOR_NAME.fullmatch(part) is not None
+    )
 
 
 def _render(operation: Operation, result: Any) -> _Reply:

@@ -545,3 +545,20 @@ def test_a_reset_token_is_not_an_access_or_refresh_token(client: ApiClient, mail
 
     assert client.get(ME, token=token).status == 401
     assert client.post(REFRESH, json={"refresh_token": token}).status == 401
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"email": "tags@example.com", "password": STRONG_PASSWORD, "full_name": {"$ne": 1}},
+        {"email": "tags@example.com", "password": STRONG_PASSWORD, "full_name": 7},
+    ],
+)
+def test_validation_errors_name_fields_not_validator_internals(
+    client: ApiClient, body: dict[str, object]
+) -> None:
+    response = client.post("/api/v1/auth/register", json=body)
+    problem = assert_problem(response, 422, "validation_error")
+    assert [error["loc"] for error in problem["errors"]] == [["body", "full_name"]]
+    for internal in ("function-after", "constrained-str", "[", "none"):
+        assert internal not in problem["detail"]
