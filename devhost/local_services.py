@@ -94,14 +94,22 @@ def load_embedded_database(folder: Path, *, fresh: bool) -> str | None:
         return f"Local data: starting fresh (--fresh-db); {folder}/ is replaced on exit"
     from shared.db.client import get_database
     from shared.db.dump import database_dir, restore
+    from shared.db.migrations import migrate
 
     database = get_database()
     saved = database_dir(folder, database.name)
     if not saved.is_dir():
         return f"Local data: none saved yet; saved to {folder}/ on exit"
     results = restore(database, saved, drop=True)
+    # The load replaced the migrations record with the saved one: bring the saved data up
+    # to this checkout's migrations (a pull may have added some since it was saved).
+    migrated = migrate(database)
     documents = sum(result.documents for result in results)
-    return f"Local data: {documents} documents loaded from {saved}/; saved there again on exit"
+    upgraded = f", migrated {migrated}" if migrated else ""
+    return (
+        f"Local data: {documents} documents loaded from {saved}/{upgraded}; "
+        "saved there again on exit"
+    )
 
 
 def save_embedded_database(folder: Path) -> str | None:

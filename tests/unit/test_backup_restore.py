@@ -183,3 +183,26 @@ def test_restore_of_a_folder_without_a_dump_fails_with_a_message(
 ) -> None:
     assert restore_db.main([str(tmp_path), "--quiet"]) == 1
     assert "holds no dump" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(
+    not TEST_DATABASE_URL.startswith("mongomock://"),
+    reason="the local host saves only the embedded database",
+)
+def test_local_data_saved_before_a_new_migration_is_migrated_when_loaded(
+    tmp_path: Path,
+) -> None:
+    from devhost.local_services import load_embedded_database, save_embedded_database
+    from shared.db.migrations import MIGRATIONS, applied_versions
+
+    database = get_database()
+    newest = max(m.version for m in MIGRATIONS)
+    database[names.MIGRATIONS].delete_one({"_id": newest})  # saved by an older checkout
+    save_embedded_database(tmp_path / "localdb")
+    database[names.MIGRATIONS].delete_many({})
+
+    line = load_embedded_database(tmp_path / "localdb", fresh=False)
+
+    assert line is not None
+    assert f"migrated [{newest}]" in line
+    assert applied_versions(database) == {m.version for m in MIGRATIONS}
