@@ -276,3 +276,40 @@ def consume_recovery_code(user_id: ObjectId, code_hash: str) -> bool:
         {"$pull": {"mfa.recovery_codes": code_hash}},
     )
     return result.modified_count == 1
+
+
+# Bytes kept in quarantine for an owner's blobs that no upload record accounts for: an
+# upload URL outlived its record (deleted while pending) and was used. They count against
+# the owner's quota like any quarantined bytes until the maintenance job purges them.
+ORPHAN_QUARANTINED_BYTES = "orphan_quarantined_bytes"
+
+
+def hold_orphan_bytes(user_id: str, size: int) -> bool:
+    """Count ``size`` quarantined bytes against the user; False when there is no such user."""
+    oid = parse_id(user_id)
+    if oid is None or size <= 0:
+        return False
+    result = collections.users().update_one(
+        {"_id": oid}, {"$inc": {ORPHAN_QUARANTINED_BYTES: size}}
+    )
+    return result.matched_count == 1
+
+
+def release_orphan_bytes(user_id: str, size: int) -> None:
+    """Purged orphan bytes stop counting (never below zero)."""
+    oid = parse_id(user_id)
+    if oid is None or size <= 0:
+        return
+    collections.users().update_one(
+        {"_id": oid, ORPHAN_QUARANTINED_BYTES: {"$gte": size}},
+        {"$inc": {ORPHAN_QUARANTINED_BYTES: -size}},
+    )
+
+
+def orphan_bytes(user_id: str) -> int:
+    """Quarantined bytes held for the user outside any upload record."""
+    oid = parse_id(user_id)
+    if oid is None:
+        return 0
+    found = collections.users().find_one({"_id": oid}, {ORPHAN_QUARANTINED_BYTES: 1})
+    return int((found or {}).get(ORPHAN_QUARANTINED_BYTES) or 0)

@@ -39,6 +39,7 @@ from shared.identity import SYSTEM
 from shared.repositories import locks
 from shared.repositories import upload_maintenance as records
 from shared.repositories import uploads as upload_records
+from shared.repositories import users as user_records
 from shared.services import audit, storage, upload_processing
 
 logger = logging.getLogger(__name__)
@@ -188,7 +189,7 @@ def _purge_quarantine(run: _Run) -> None:
         if _older(blob, cutoff) and storage.delete_blob_if_exists(container, blob.name):
             run.report.purged_blobs += 1
             owner_id, _, rest = blob.name.partition("/")
-            _release_quota(rest.split(".", 1)[0], blob.size)
+            _release_quota(owner_id, rest.split(".", 1)[0], blob.size)
             _audit_purge(
                 target_id=rest.split(".", 1)[0] or None,
                 owner_id=owner_id if rest else None,
@@ -197,10 +198,15 @@ def _purge_quarantine(run: _Run) -> None:
             )
 
 
-def _release_quota(upload_id: str, size: int) -> None:
-    """A purged copy kept beside a live record (a re-created version) stops counting."""
-    if ObjectId.is_valid(upload_id):
-        upload_records.release_quarantined_bytes(ObjectId(upload_id), size)
+def _release_quota(owner_id: str, upload_id: str, size: int) -> None:
+    """A purged stray copy stops counting: against its record, or its owner when none."""
+    record = (
+        upload_records.find_by_id(ObjectId(upload_id)) if ObjectId.is_valid(upload_id) else None
+    )
+    if record is not None:  # a re-created version kept beside a live record
+        upload_records.release_quarantined_bytes(record["_id"], size)
+    else:  # its record was deleted while its upload URL still worked
+        user_records.release_orphan_bytes(owner_id, size)
 
 
 def _sweep_expired(run: _Run) -> None:

@@ -46,6 +46,7 @@ from shared.config import Settings, get_settings
 from shared.db.names import Document
 from shared.identity import SYSTEM
 from shared.repositories import uploads as upload_records
+from shared.repositories import users as user_records
 from shared.schemas.uploads import RejectionReason
 from shared.services import audit, media, scanning, storage
 from shared.services.uploads import supported_types
@@ -468,6 +469,8 @@ def _quarantine_unknown(name: str, etag: str | None, settings: Settings) -> Proc
     storage.move_blob(settings.UPLOADS_CONTAINER, name, settings.QUARANTINE_CONTAINER, target)
     rejection = _Rejection(RejectionReason.UNKNOWN_UPLOAD, details={"size": info.size})
     match = _BLOB_NAME.fullmatch(name)
+    if match:  # kept on the owner's account: an upload URL must never store bytes for free
+        user_records.hold_orphan_bytes(match["owner_id"], info.size)
     _audit_rejection(
         name,
         info.etag,

@@ -23,6 +23,7 @@ from shared.db.names import Document
 from shared.errors import Forbidden, NotFound, ServiceUnavailable, ValidationFailed
 from shared.identity import Caller, Principal
 from shared.repositories import uploads as upload_records
+from shared.repositories import users as user_records
 from shared.repositories.ids import parse_id
 from shared.schemas.uploads import (
     ImageMetadata,
@@ -105,6 +106,7 @@ def _check_quota(
 ) -> None:
     pending_since = clock.now() - timedelta(hours=settings.UPLOAD_PENDING_HOURS)
     reserved = upload_records.reserved_bytes(owner_id, pending_since=pending_since)
+    reserved += user_records.orphan_bytes(owner_id)
     total = reserved if already_recorded else reserved + size_bytes
     if total > settings.UPLOAD_QUOTA_BYTES:
         in_use = reserved - size_bytes if already_recorded else reserved

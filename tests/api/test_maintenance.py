@@ -21,6 +21,7 @@ from shared.config import Settings, get_settings
 from shared.db import collections
 from shared.repositories import locks
 from shared.repositories import uploads as upload_records
+from shared.repositories import users as user_records
 from shared.services import storage
 from shared.services.maintenance import (
     LEASE,
@@ -325,3 +326,18 @@ def test_purging_a_copy_kept_beside_a_ready_upload_frees_its_quota(
     assert report.purged_blobs == 1
     assert status_of(record) == "ready"
     assert upload_records.reserved_bytes(OWNER, pending_since=clock.now() - window) == 100
+
+
+def test_purging_a_copy_whose_upload_was_deleted_frees_its_owners_quota(
+    fake_clock: FakeClock, azurite_storage: Settings
+) -> None:
+    owner = ObjectId()
+    collections.users().insert_one({"_id": owner, "orphan_quarantined_bytes": 2048})
+    name = f"{owner}/{ObjectId()}"  # its record is gone: deleted while its URL still worked
+    storage.upload_bytes(azurite_storage.QUARANTINE_CONTAINER, name, b"x" * 2048, "image/png")
+
+    fake_clock.advance(timedelta(days=azurite_storage.QUARANTINE_RETENTION_DAYS, seconds=1))
+    report = run_maintenance()
+
+    assert report.purged_blobs == 1
+    assert user_records.orphan_bytes(str(owner)) == 0

@@ -53,6 +53,7 @@ USER_SEARCH: Keys = (("search_keys", 1), ("_id", -1))
 QUERY_INDEXES: dict[str, Keys] = {
     # users
     "users: _id": ID,
+    "users: _id orphan_quarantined_bytes~": ID,
     "users: _id $or?": ID,  # TOTP replay guard
     "users: _id is_active $or? revoked_access.jti? revoked_access.sid?": ID,  # admit a token
     "users: _id mfa.recovery_codes": ID,
@@ -337,6 +338,9 @@ def run_upload_records(owner_id: str) -> None:
         )
         upload_records.remember_etag(upload_id, "e2")
     upload_records.release_quarantined_bytes(ids[1], 1)
+    user_records.hold_orphan_bytes(owner_id, 5)
+    user_records.orphan_bytes(owner_id)
+    user_records.release_orphan_bytes(owner_id, 5)
     # Left for the maintenance job: one abandoned, one stuck, one rejected long ago.
     _, stuck, old_rejection = (add_upload(owner_id, now) for _ in range(3))
     for upload_id in (stuck, old_rejection):

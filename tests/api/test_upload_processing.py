@@ -377,6 +377,28 @@ def test_a_version_re_created_after_processing_counts_in_quarantine_too(
     assert f"({stored + 500_000} in use)" in refused.json["detail"]
 
 
+def test_an_upload_url_used_after_its_upload_was_deleted_stores_nothing_for_free(
+    client: ApiClient, user: Account, monkeypatch: pytest.MonkeyPatch, azurite_storage: Settings
+) -> None:
+    # The URL cannot be revoked: its bytes land in quarantine and count on the owner's quota.
+    upload = start_upload(client, user, size_bytes=1000)
+    assert client.delete(f"{UPLOADS_URL}/{upload['id']}", token=user.access_token).status == 204
+    assert put_bytes(upload, b"\0" * 600_000).status_code == 201
+    assert process(upload).rejection_reason == "unknown_upload"
+    assert blob_exists(azurite_storage.QUARANTINE_CONTAINER, blob_name(upload))
+
+    change_settings(monkeypatch, UPLOAD_QUOTA_BYTES=str(1_000_000))
+    refused = client.post(
+        UPLOADS_URL,
+        json={"filename": "y.png", "content_type": "image/png", "size_bytes": 500_000},
+        token=user.access_token,
+    )
+
+    assert refused.status == 422
+    assert refused.json["code"] == "quota_exceeded"
+    assert "(600000 in use)" in refused.json["detail"]
+
+
 # --- exactly once ----------------------------------------------------------------------
 
 
