@@ -14,9 +14,11 @@ from datetime import timedelta
 
 from shared import clock
 from shared.config import get_settings
-from shared.errors import TooManyRequests
+from shared.db.names import Document
+from shared.errors import BadRequest, TooManyRequests
 from shared.identity import Caller
 from shared.repositories import login_throttle
+from shared.security import passwords
 from shared.services import audit
 
 
@@ -47,3 +49,31 @@ def reserved_attempt(
         )
     yield
     login_throttle.clear(email)
+
+
+@contextmanager
+def step_up(
+    user: Document, password: str, *, caller: Caller, detail: str = "The password is not correct"
+) -> Iterator[None]:
+    """Confirm a signed-in user's password under the account's attempt limit.
+
+    Reserves the attempt first (429 login_locked past the limit), then checks the password
+    (400 invalid_password); the ``with`` body may check more secrets inside the same attempt.
+    """
+    with reserved_attempt(
+        user["email"],
+        caller=caller,
+        target_id=str(user["_id"]),
+        refused_action="user.step_up_refused",
+    ):
+        if not passwords.verify_password(password, user["password_hash"]):
+            raise BadRequest(detail, code="invalid_password")
+        yield
+
+
+def confirm_password(
+    user: Document, password: str, *, caller: Caller, detail: str = "The password is not correct"
+) -> None:
+    """`step_up` when the password is the only secret to check."""
+    with step_up(user, password, caller=caller, detail=detail):
+        return

@@ -7,7 +7,7 @@ from shared.errors import BadRequest, Conflict, Unauthorized
 from shared.identity import Caller, Principal
 from shared.repositories import users
 from shared.schemas.auth import MfaRecoveryCodes, MfaSetup
-from shared.security import crypto, passwords, totp
+from shared.security import crypto, totp
 from shared.services import attempts, audit
 
 RECOVERY_CODE_COUNT = 10
@@ -67,14 +67,7 @@ def disable(principal: Principal, *, password: str, otp: str, caller: Caller) ->
     user = users.find_by_id(principal.user_id)
     if user is None or not user.get("mfa", {}).get("enabled"):
         raise BadRequest("Two-factor authentication is not enabled", code="mfa_not_enabled")
-    with attempts.reserved_attempt(
-        user["email"],
-        caller=caller,
-        target_id=principal.user_id,
-        refused_action="user.step_up_refused",
-    ):
-        if not passwords.verify_password(password, user["password_hash"]):
-            raise BadRequest("The password is not correct", code="invalid_password")
+    with attempts.step_up(user, password, caller=caller):
         try:
             verify_second_factor(user, otp)
         except Unauthorized:

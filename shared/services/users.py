@@ -9,7 +9,7 @@ from typing import Any
 from bson import ObjectId
 
 from shared.db.client import Document
-from shared.errors import BadRequest, Conflict, NotFound
+from shared.errors import Conflict, NotFound
 from shared.identity import Caller, Principal, Role
 from shared.repositories import login_throttle, password_resets, refresh_tokens, users
 from shared.repositories.ids import parse_id
@@ -22,7 +22,6 @@ from shared.schemas.users import (
     UserUpdate,
     UserUpdateMe,
 )
-from shared.security import passwords
 from shared.services import attempts, audit, sessions
 from shared.services.accounts import (
     check_new_password,
@@ -55,14 +54,9 @@ def update_me(principal: Principal, changes: UserUpdateMe) -> UserPublic:
 def change_password(principal: Principal, payload: PasswordChange, *, caller: Caller) -> None:
     """New password after proving the current one; other sessions end, this one may refresh."""
     user = _existing(principal.user_id)
-    with attempts.reserved_attempt(
-        user["email"],
-        caller=caller,
-        target_id=principal.user_id,
-        refused_action="user.step_up_refused",
-    ):
-        if not passwords.verify_password(payload.current_password, user["password_hash"]):
-            raise BadRequest("The current password is not correct", code="invalid_password")
+    attempts.confirm_password(
+        user, payload.current_password, caller=caller, detail="The current password is not correct"
+    )
     check_new_password(
         payload.new_password,
         email=user["email"],
@@ -77,14 +71,7 @@ def change_password(principal: Principal, payload: PasswordChange, *, caller: Ca
 def delete_me(principal: Principal, password: str, *, caller: Caller) -> None:
     """Close one's own account after confirming the password."""
     user = _existing(principal.user_id)
-    with attempts.reserved_attempt(
-        user["email"],
-        caller=caller,
-        target_id=principal.user_id,
-        refused_action="user.step_up_refused",
-    ):
-        if not passwords.verify_password(password, user["password_hash"]):
-            raise BadRequest("The password is not correct", code="invalid_password")
+    attempts.confirm_password(user, password, caller=caller)
     with _keeping_an_admin(user):
         _delete(user, caller=caller)
 
