@@ -14,12 +14,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from pymongo.errors import PyMongoError
-
-from scripts._progress import progress_bars
-from shared.config import SettingsError, get_settings
+from scripts._dump_cli import FAILURES, add_common_options, progress_bars, report_failure
+from shared.config import get_settings
 from shared.db.client import get_database
-from shared.db.dump import DEFAULT_BATCH, dump
+from shared.db.dump import dump
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -31,13 +29,7 @@ def main(argv: list[str] | None = None) -> int:
         help="where to write (default backups/<UTC time>); the dump goes in OUT/<database>",
     )
     parser.add_argument("--gzip", action="store_true", help="compress every file (.gz)")
-    parser.add_argument(
-        "--collection", action="append", help="only this collection (repeatable)", default=None
-    )
-    parser.add_argument(
-        "--batch-size", type=int, default=DEFAULT_BATCH, help="documents per cursor batch"
-    )
-    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    add_common_options(parser, batch_help="documents per cursor batch")
     args = parser.parse_args(argv)
     out: Path = args.out or Path("backups") / datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     try:
@@ -51,12 +43,8 @@ def main(argv: list[str] | None = None) -> int:
             batch_size=max(1, args.batch_size),
             progress=progress_bars(not args.quiet),
         )
-    except SettingsError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except PyMongoError as exc:
-        print(f"error: database: {type(exc).__name__}: {exc}", file=sys.stderr)
-        return 1
+    except FAILURES as exc:
+        return report_failure(exc)
     if settings.database_url.startswith("mongomock://"):
         print(
             "note: DATABASE_URL is the embedded database, which lives inside one process; "

@@ -14,12 +14,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from pymongo.errors import PyMongoError
-
-from scripts._progress import progress_bars
-from shared.config import SettingsError, get_settings
+from scripts._dump_cli import FAILURES, add_common_options, progress_bars, report_failure
+from shared.config import get_settings
 from shared.db.client import get_database
-from shared.db.dump import DEFAULT_BATCH, DumpError, dump_contents, restore
+from shared.db.dump import DumpError, dump_contents, restore
 
 
 def dump_directory(path: Path) -> Path:
@@ -43,14 +41,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--drop", action="store_true", help="drop each collection before loading it"
     )
-    parser.add_argument(
-        "--collection", action="append", help="only this collection (repeatable)", default=None
-    )
-    parser.add_argument(
-        "--batch-size", type=int, default=DEFAULT_BATCH, help="documents per insert"
-    )
+    add_common_options(parser, batch_help="documents per insert")
     parser.add_argument("--yes", action="store_true", help="allow writing a production database")
-    parser.add_argument("--quiet", action="store_true", help="no progress bars")
     args = parser.parse_args(argv)
     try:
         settings = get_settings()
@@ -70,15 +62,8 @@ def main(argv: list[str] | None = None) -> int:
             batch_size=max(1, args.batch_size),
             progress=progress_bars(not args.quiet),
         )
-    except SettingsError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except DumpError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    except PyMongoError as exc:
-        print(f"error: database: {type(exc).__name__}: {exc}", file=sys.stderr)
-        return 1
+    except FAILURES as exc:
+        return report_failure(exc)
     for result in results:
         skipped = (
             f", {result.skipped_duplicates} already present" if result.skipped_duplicates else ""
