@@ -38,6 +38,7 @@ from tests.api.conftest import (
     fail_login,
     request_reset_token,
 )
+from tests.api.records_support import add_upload
 from tests.database_calls import EMBEDDED, QueryShape, database_calls, install_listener, shape_of
 
 pytestmark = pytest.mark.usefixtures("lenient_auth_rate_limit")
@@ -342,7 +343,7 @@ def run_upload_records(owner_id: str) -> None:
     user_records.orphan_bytes(owner_id)
     user_records.release_orphan_bytes(owner_id, 5)
     # Left for the maintenance job: one abandoned, one stuck, one rejected long ago.
-    _, stuck, old_rejection = (add_upload(owner_id, now) for _ in range(3))
+    _, stuck, old_rejection = (add_upload(owner_id, now=now) for _ in range(3))
     for upload_id in (stuck, old_rejection):
         upload_records.claim_for_processing(
             upload_id,
@@ -359,21 +360,6 @@ def run_upload_records(owner_id: str) -> None:
     upload_records.delete_upload(ids[2])
     upload_records.find_for_owner(owner_id)
     run_maintenance(now)
-
-
-def add_upload(owner_id: str, now: datetime) -> ObjectId:
-    upload_id = ObjectId()
-    upload_records.insert_upload(
-        upload_id=upload_id,
-        owner_id=owner_id,
-        filename="b.png",
-        content_type="image/png",
-        size_bytes=20,
-        blob_name=f"{owner_id}/{upload_id}",
-        upload_expires_at=now + timedelta(minutes=5),
-        now=now,
-    )
-    return upload_id
 
 
 def run_maintenance(now: datetime) -> None:

@@ -18,6 +18,7 @@ from shared.repositories import uploads as upload_records
 from shared.repositories import users as user_records
 from tests.api.client import ApiClient
 from tests.api.conftest import STRONG_PASSWORD, Account, MakeAccount
+from tests.api.records_support import add_upload
 
 STATS = "/api/v1/admin/stats"
 pytestmark = pytest.mark.usefixtures("lenient_auth_rate_limit")
@@ -33,21 +34,6 @@ def recount() -> dict[str, Any]:
         "users": {"total": users["total"], "active": users["active"], "by_role": by_role},
         "uploads": {"total": uploads["total"], "bytes": uploads["bytes"], "by_status": by_status},
     }
-
-
-def add_upload(owner_id: str, size: int) -> ObjectId:
-    upload_id = ObjectId()
-    upload_records.insert_upload(
-        upload_id=upload_id,
-        owner_id=owner_id,
-        filename="a.pdf",
-        content_type="application/pdf",
-        size_bytes=size,
-        blob_name=f"{owner_id}/{upload_id}",
-        upload_expires_at=clock.now() + timedelta(minutes=5),
-        now=clock.now(),
-    )
-    return upload_id
 
 
 def process(upload_id: ObjectId, status: str, *, claim: str = "c") -> None:
@@ -79,10 +65,10 @@ def test_stats_equal_a_recount_after_a_mixed_series_of_changes(
     client.patch(f"/api/v1/users/{bob.id}", json={"is_active": False}, token=token)
     client.patch(f"/api/v1/users/{bob.id}", json={"is_active": False}, token=token)  # no change
     client.patch(f"/api/v1/users/{alice.id}", json={"role": "admin"}, token=token)
-    first, second, third = (add_upload(alice.id, size) for size in (100, 250, 4000))
+    first, second, third = (add_upload(alice.id, size=size) for size in (100, 250, 4000))
     process(first, "ready")
     process(second, "rejected")
-    claimed_only = add_upload(bob.id, 7)
+    claimed_only = add_upload(bob.id, size=7)
     process(third, "failed")
     upload_records.claim_for_processing(
         claimed_only,
@@ -94,7 +80,7 @@ def test_stats_equal_a_recount_after_a_mixed_series_of_changes(
         lease_until=clock.now() + timedelta(minutes=1),
     )
     upload_records.delete_upload(first)
-    add_upload(bob.id, 9)
+    add_upload(bob.id, size=9)
     # Deleting a user deletes their uploads too.
     assert client.delete(f"/api/v1/users/{bob.id}", token=token).status == 204
     client.patch(f"/api/v1/users/{created['id']}", json={"is_active": False}, token=token)
@@ -135,7 +121,7 @@ def test_concurrent_flips_of_one_account_are_counted_once(user: Account) -> None
 
 def test_the_migration_builds_the_totals_of_existing_data(make_account: MakeAccount) -> None:
     account = make_account("user")
-    add_upload(account.id, 42)
+    add_upload(account.id, size=42)
     collections.counters().delete_many({})
 
     build = next(m for m in MIGRATIONS if m.apply.__name__ == "_indexed_queries_and_totals")
@@ -154,7 +140,7 @@ def test_the_maintenance_jobs_changes_keep_the_totals_equal_to_a_recount(
     from shared.repositories import upload_maintenance as maintenance
 
     now = clock.now()
-    abandoned, stuck, rejected = (add_upload(user.id, size) for size in (5, 6, 7))
+    abandoned, stuck, rejected = (add_upload(user.id, size=size) for size in (5, 6, 7))
     process(rejected, "rejected")
     upload_records.claim_for_processing(
         stuck,
