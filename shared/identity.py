@@ -9,7 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any, NotRequired, TypedDict
+
+if TYPE_CHECKING:
+    from bson import ObjectId
 
 
 class Role(StrEnum):
@@ -29,6 +32,42 @@ class Role(StrEnum):
 
 
 _RANKS = {Role.GUEST: 0, Role.USER: 1, Role.ADMIN: 2}
+
+
+# The stored shape of what the pipeline loads of the caller. It lives here, not with the
+# other records in shared.db.records, because Principal carries it and this layer may not
+# import the database layer; shared.db.records.UserRecord extends it with the rest.
+
+
+class MfaState(TypedDict):
+    """A user's ``mfa`` sub-document: off, set up (pending), or on with its codes."""
+
+    enabled: bool
+    pending_secret: NotRequired[str]  # encrypted; between setup and enable only
+    secret: NotRequired[str]  # encrypted; while enabled
+    last_step: NotRequired[int]  # the last TOTP step used (replay guard)
+    recovery_codes: NotRequired[list[str]]  # hashes of the unused codes
+
+
+class RateWindow(TypedDict):
+    """The user's request count ``n`` in the fixed rate-limit window ``w``."""
+
+    w: int
+    n: int
+
+
+class AdmittedUser(TypedDict):
+    """The caller's user document as admitted (the projection handlers may read)."""
+
+    _id: ObjectId
+    email: str
+    full_name: str | None
+    role: str
+    is_active: bool
+    mfa: MfaState
+    created_at: datetime
+    updated_at: datetime
+    rate: NotRequired[RateWindow]  # only once a request was counted for the user
 
 
 @dataclass(frozen=True)
