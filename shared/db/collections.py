@@ -1,6 +1,13 @@
-"""Named accessors for every collection, so no module spells a collection name twice."""
+"""Named accessors for every collection, so no module spells a collection name twice.
+
+Each accessor is typed with its collection's record (shared.db.records), so what the
+repositories read back has a shape. The client hands out untyped collections (a
+TypedDict cannot be pymongo's document class), hence the one cast per accessor.
+"""
 
 from __future__ import annotations
+
+from typing import cast
 
 from pymongo.collection import Collection
 
@@ -18,6 +25,17 @@ from shared.db.names import (  # noqa: F401 - re-exported: callers name collecti
     USERS,
     Document,
 )
+from shared.db.records import (
+    AuditRecord,
+    LockRecord,
+    LoginThrottleRecord,
+    PasswordResetRecord,
+    RateLimitRecord,
+    RefreshTokenRecord,
+    TotalsRecord,
+    UploadRecord,
+    UserRecord,
+)
 
 
 def collection(name: str) -> Collection[Document]:
@@ -25,37 +43,37 @@ def collection(name: str) -> Collection[Document]:
     return get_collection(name)
 
 
-def rate_limits() -> Collection[Document]:
-    return collection(RATE_LIMITS)
+def rate_limits() -> Collection[RateLimitRecord]:
+    return cast("Collection[RateLimitRecord]", collection(RATE_LIMITS))
 
 
-def users() -> Collection[Document]:
-    return collection(USERS)
+def users() -> Collection[UserRecord]:
+    return cast("Collection[UserRecord]", collection(USERS))
 
 
-def refresh_tokens() -> Collection[Document]:
-    return collection(REFRESH_TOKENS)
+def refresh_tokens() -> Collection[RefreshTokenRecord]:
+    return cast("Collection[RefreshTokenRecord]", collection(REFRESH_TOKENS))
 
 
-def password_resets() -> Collection[Document]:
-    return collection(PASSWORD_RESETS)
+def password_resets() -> Collection[PasswordResetRecord]:
+    return cast("Collection[PasswordResetRecord]", collection(PASSWORD_RESETS))
 
 
-def login_throttle() -> Collection[Document]:
-    return collection(LOGIN_THROTTLE)
+def login_throttle() -> Collection[LoginThrottleRecord]:
+    return cast("Collection[LoginThrottleRecord]", collection(LOGIN_THROTTLE))
 
 
-def audit_log() -> Collection[Document]:
-    return collection(AUDIT_LOG)
+def audit_log() -> Collection[AuditRecord]:
+    return cast("Collection[AuditRecord]", collection(AUDIT_LOG))
 
 
-def uploads() -> Collection[Document]:
-    return collection(UPLOADS)
+def uploads() -> Collection[UploadRecord]:
+    return cast("Collection[UploadRecord]", collection(UPLOADS))
 
 
-def locks() -> Collection[Document]:
-    return collection(LOCKS)
+def locks() -> Collection[LockRecord]:
+    return cast("Collection[LockRecord]", collection(LOCKS))
 
 
-def counters() -> Collection[Document]:
-    return collection(COUNTERS)
+def counters() -> Collection[TotalsRecord]:
+    return cast("Collection[TotalsRecord]", collection(COUNTERS))

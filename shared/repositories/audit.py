@@ -9,6 +9,7 @@ from bson import ObjectId
 
 from shared import clock
 from shared.db import collections
+from shared.db.records import AuditRecord
 from shared.repositories.pages import DocumentPage, find_page
 
 
@@ -54,7 +55,7 @@ def list_events(
     action: str | None = None,
     actor_id: str | None = None,
     since: datetime | None = None,
-) -> DocumentPage:
+) -> DocumentPage[AuditRecord]:
     query: dict[str, Any] = {}
     if action is not None:
         query["action"] = action

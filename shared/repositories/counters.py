@@ -9,18 +9,21 @@ builds the totals from existing data (shared.db.derived has that recount).
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, TypeVar, cast
 
 from shared.db import collections
-from shared.db.client import Document
 from shared.db.derived import UPLOAD_TOTALS, USER_TOTALS
+from shared.db.records import TotalsRecord, UploadRecord, UserRecord
 
 USERS = USER_TOTALS
 UPLOADS = UPLOAD_TOTALS
 ROLES = ("guest", "user", "admin")
 
+RecordT = TypeVar("RecordT", bound=Mapping[str, Any])
 
-def user_share(user: Document | None) -> Counter[str]:
+
+def user_share(user: UserRecord | None) -> Counter[str]:
     """What one user document contributes to the user totals."""
     if user is None:
         return Counter()
@@ -30,7 +33,7 @@ def user_share(user: Document | None) -> Counter[str]:
     return share
 
 
-def upload_share(upload: Document | None) -> Counter[str]:
+def upload_share(upload: UploadRecord | None) -> Counter[str]:
     """What one upload record contributes to the upload totals."""
     if upload is None:
         return Counter()
@@ -39,10 +42,10 @@ def upload_share(upload: Document | None) -> Counter[str]:
 
 
 def applied(
-    document: Document, set_: dict[str, Any], unset: dict[str, Any] | None = None
-) -> Document:
+    document: RecordT, set_: dict[str, Any], unset: dict[str, Any] | None = None
+) -> RecordT:
     """``document`` as ``{"$set": set_, "$unset": unset}`` leaves it (dotted paths too)."""
-    result = dict(document)
+    result: dict[str, Any] = dict(document)
     for path, value in [*set_.items(), *((p, _UNSET) for p in unset or {})]:
         *parents, leaf = path.split(".")
         target = result
@@ -53,7 +56,8 @@ def applied(
             target.pop(leaf, None)
         else:
             target[leaf] = value
-    return result
+    # The write's after-image: the same record, as the update left it.
+    return cast("RecordT", result)
 
 
 _UNSET = object()
@@ -67,7 +71,7 @@ def add(name: str, before: Counter[str], after: Counter[str]) -> None:
         collections.counters().update_one({"_id": name}, {"$inc": delta}, upsert=True)
 
 
-def read() -> dict[str, Document]:
+def read() -> dict[str, TotalsRecord]:
     """Both totals documents, in one round trip."""
     found = collections.counters().find({"_id": {"$in": [USERS, UPLOADS]}})
     return {str(doc["_id"]): doc for doc in found}

@@ -20,7 +20,7 @@ from pymongo.errors import DuplicateKeyError
 
 from shared import clock
 from shared.db import collections
-from shared.db.client import Document
+from shared.db.records import LoginThrottleRecord
 
 # Two racing first attempts: the loser of the insert goes round once more.
 _RESERVE_TRIES = 3
@@ -30,7 +30,7 @@ def key_for(email: str) -> str:
     return hashlib.sha256(email.encode()).hexdigest()
 
 
-def find(email: str) -> Document | None:
+def find(email: str) -> LoginThrottleRecord | None:
     return collections.login_throttle().find_one({"_id": key_for(email)})
 
 

@@ -2,30 +2,32 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from pymongo import DESCENDING
 from pymongo.collection import Collection
 
-from shared.db.client import Document
 from shared.repositories.ids import decode_cursor, encode_cursor
+
+RecordT = TypeVar("RecordT", bound=Mapping[str, Any])
 
 
 @dataclass(frozen=True)
-class DocumentPage:
-    documents: list[Document]
+class DocumentPage(Generic[RecordT]):
+    documents: list[RecordT]
     next_cursor: str | None
 
 
 def find_page(
-    collection: Collection[Document],
+    collection: Collection[RecordT],
     query: dict[str, Any],
     *,
     limit: int,
     cursor: str | None,
     projection: dict[str, int] | None = None,
-) -> DocumentPage:
+) -> DocumentPage[RecordT]:
     """One page of ``query``, newest first, plus the cursor for the next page."""
     after = decode_cursor(cursor)
     if after is not None:

@@ -9,7 +9,7 @@ from pymongo import ReturnDocument
 
 from shared import clock
 from shared.db import collections
-from shared.db.client import Document
+from shared.db.records import PasswordResetRecord
 
 
 def insert(
@@ -18,6 +18,7 @@ def insert(
     """Store a reset token bound to the account and to the password it was issued against."""
     collections.password_resets().insert_one(
         {
+            "_id": ObjectId(),  # what pymongo would add on insert, named for the record type
             "token_hash": token_hash,
             "user_id": user_id,
             "password_fingerprint": password_fingerprint,
@@ -28,13 +29,13 @@ def insert(
     )
 
 
-def find_usable(token_hash: str) -> Document | None:
+def find_usable(token_hash: str) -> PasswordResetRecord | None:
     return collections.password_resets().find_one(
         {"token_hash": token_hash, "used_at": None, "expires_at": {"$gt": clock.now()}}
     )
 
 
-def consume(token_hash: str) -> Document | None:
+def consume(token_hash: str) -> PasswordResetRecord | None:
     """Mark a usable token used, atomically: of two concurrent resets only one wins."""
     now = clock.now()
     return collections.password_resets().find_one_and_update(

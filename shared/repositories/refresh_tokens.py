@@ -9,7 +9,7 @@ from pymongo import ReturnDocument
 
 from shared import clock
 from shared.db import collections
-from shared.db.client import Document
+from shared.db.records import RefreshTokenRecord
 
 
 def insert(
@@ -22,6 +22,7 @@ def insert(
 ) -> None:
     collections.refresh_tokens().insert_one(
         {
+            "_id": ObjectId(),  # what pymongo would add on insert, named for the record type
             "token_hash": token_hash,
             "user_id": user_id,
             "family_id": family_id,
@@ -34,7 +35,7 @@ def insert(
     )
 
 
-def consume(token_hash: str) -> Document | None:
+def consume(token_hash: str) -> RefreshTokenRecord | None:
     """Atomically mark an unused, unrevoked, unexpired token used; None when it is not."""
     now = clock.now()
     return collections.refresh_tokens().find_one_and_update(
@@ -44,7 +45,7 @@ def consume(token_hash: str) -> Document | None:
     )
 
 
-def find(token_hash: str) -> Document | None:
+def find(token_hash: str) -> RefreshTokenRecord | None:
     return collections.refresh_tokens().find_one({"token_hash": token_hash})
 
 

@@ -14,7 +14,7 @@ from bson import ObjectId
 from pymongo import ReturnDocument
 
 from shared.db import collections
-from shared.db.names import Document
+from shared.db.records import UploadRecord
 from shared.repositories import counters
 from shared.repositories.uploads import FAILED, PENDING, PROCESSING, REJECTED
 
@@ -31,7 +31,7 @@ def _abandoned_pending(created_before: datetime, now: datetime) -> dict[str, Any
     }
 
 
-def abandoned_pending(*, created_before: datetime, now: datetime, limit: int) -> list[Document]:
+def abandoned_pending(*, created_before: datetime, now: datetime, limit: int) -> list[UploadRecord]:
     """Pending uploads past their lifetime whose upload URL has expired, oldest first."""
     cursor = collections.uploads().find(_abandoned_pending(created_before, now))
     return list(cursor.sort("created_at", 1).limit(limit))
@@ -54,7 +54,7 @@ def _stuck(now: datetime, idle_before: datetime) -> dict[str, Any]:
     }
 
 
-def stuck_processing(*, now: datetime, idle_before: datetime, limit: int) -> list[Document]:
+def stuck_processing(*, now: datetime, idle_before: datetime, limit: int) -> list[UploadRecord]:
     """Records left in ``processing`` by an invocation that died or gave up, oldest first."""
     cursor = collections.uploads().find(_stuck(now, idle_before))
     return list(cursor.sort("updated_at", 1).limit(limit))
@@ -62,7 +62,7 @@ def stuck_processing(*, now: datetime, idle_before: datetime, limit: int) -> lis
 
 def fail_stuck(
     upload_id: ObjectId, *, now: datetime, idle_before: datetime, error: str
-) -> Document | None:
+) -> UploadRecord | None:
     """Mark a stuck record ``failed``; None when it moved on meanwhile."""
     failed = collections.uploads().find_one_and_update(
         {"_id": upload_id, **_stuck(now, idle_before)},
@@ -78,12 +78,12 @@ def fail_stuck(
         return_document=ReturnDocument.AFTER,
     )
     if failed is not None:  # the filter guarantees it was processing
-        before = {**failed, "status": PROCESSING}
+        before: UploadRecord = {**failed, "status": PROCESSING}
         counters.add(counters.UPLOADS, counters.upload_share(before), counters.upload_share(failed))
     return failed
 
 
-def expired_rejections(*, processed_before: datetime, limit: int) -> list[Document]:
+def expired_rejections(*, processed_before: datetime, limit: int) -> list[UploadRecord]:
     """Rejected uploads whose quarantine retention is over, oldest first."""
     cursor = collections.uploads().find(
         {"status": REJECTED, "processed_at": {"$lt": processed_before}}

@@ -11,14 +11,14 @@ taken over can no longer change the record.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Final
 
 from bson import ObjectId
 from pymongo import ReturnDocument
 
 from shared import clock
-from shared.db import collections
-from shared.db.names import Document
+from shared.db import collections, names
+from shared.db.records import TotalsRecord, UploadRecord
 from shared.repositories import counters
 from shared.repositories.pages import DocumentPage, find_page
 
@@ -32,11 +32,11 @@ TERMINAL_STATUSES = (READY, REJECTED, FAILED)
 MAX_PROCESSED_ETAGS = 20
 # Bytes really stored for a record, set by processing: the served file and its
 # thumbnail (ready), and every version kept in quarantine (rejected, or re-created).
-STORED_BYTES = "stored_bytes"
-QUARANTINED_BYTES = "quarantined_bytes"
+STORED_BYTES: Final = "stored_bytes"
+QUARANTINED_BYTES: Final = "quarantined_bytes"
 # The served file lives in the files container (records processed before it existed
 # are served from the uploads container).
-STORED_IN_FILES = "stored_in_files"
+STORED_IN_FILES: Final = "stored_in_files"
 # What the dashboard totals need of a record's pre-image.
 _COUNTED = {"status": 1, "size_bytes": 1}
 
@@ -51,9 +51,9 @@ def insert_upload(
     blob_name: str,
     upload_expires_at: datetime,
     now: datetime,
-) -> Document:
+) -> UploadRecord:
     """Create a pending upload record with a server-chosen id, created ``now``."""
-    document: Document = {
+    document: UploadRecord = {
         "_id": upload_id,
         "owner_id": owner_id,
         "filename": filename,
@@ -71,7 +71,7 @@ def insert_upload(
     return document
 
 
-def find_by_id(upload_id: ObjectId, *, owner_id: str | None = None) -> Document | None:
+def find_by_id(upload_id: ObjectId, *, owner_id: str | None = None) -> UploadRecord | None:
     """The upload with this id, restricted to ``owner_id`` when given."""
     query: dict[str, Any] = {"_id": upload_id}
     if owner_id is not None:
@@ -81,7 +81,7 @@ def find_by_id(upload_id: ObjectId, *, owner_id: str | None = None) -> Document 
 
 def list_uploads(
     *, owner_id: str | None, status: str | None, limit: int, cursor: str | None
-) -> DocumentPage:
+) -> DocumentPage[UploadRecord]:
     """One page of uploads, newest first, optionally of one owner and one status."""
     query: dict[str, Any] = {}
     if owner_id is not None:
@@ -126,7 +126,8 @@ def reserved_bytes(owner_id: str, *, pending_since: datetime) -> int:
         {"$match": {"owner_id": owner_id}},
         {"$group": {"_id": None, "bytes": {"$sum": held}}},
     ]
-    rows = list(collections.uploads().aggregate(pipeline))
+    # The rows of a $group are not upload records: the untyped accessor reads them.
+    rows = list(collections.collection(names.UPLOADS).aggregate(pipeline))
     return int(rows[0]["bytes"]) if rows else 0
 
 
@@ -139,7 +140,7 @@ def delete_upload(upload_id: ObjectId) -> bool:
     return True
 
 
-def find_for_owner(owner_id: str) -> list[Document]:
+def find_for_owner(owner_id: str) -> list[UploadRecord]:
     return list(collections.uploads().find({"owner_id": owner_id}))
 
 
@@ -158,7 +159,7 @@ def claim_for_processing(
     same_version: bool,
     attempts: int,
     lease_until: datetime,
-) -> Document | None:
+) -> UploadRecord | None:
     """Atomically take the record for processing ``etag``; None if someone else holds it.
 
     Succeeds only while the record is pending or processing, its claim is still
@@ -230,7 +231,7 @@ def finish_processing(
     status: str,
     etags: list[str],
     fields: dict[str, Any],
-) -> Document | None:
+) -> UploadRecord | None:
     """End the claim with a terminal ``status``; None when the claim was lost meanwhile."""
     finished = collections.uploads().find_one_and_update(
         {"_id": upload_id, "processing.claim": claim, "status": PROCESSING},
@@ -273,9 +274,9 @@ def release_quarantined_bytes(upload_id: ObjectId, size: int) -> None:
     )
 
 
-def stats(totals: Document | None) -> dict[str, Any]:
+def stats(totals: TotalsRecord | None) -> dict[str, Any]:
     """The upload figures of the dashboard, from the maintained totals."""
-    totals = totals or {}
+    totals = totals or {"_id": counters.UPLOADS}  # none counted yet
     by_status = {name: int(n) for name, n in (totals.get("by_status") or {}).items() if n}
     return {
         "total": int(totals.get("total", 0)),

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Final
 
 from bson import ObjectId
 from pymongo import ReturnDocument
 
 from shared import clock
 from shared.db import collections
-from shared.db.client import Document
 from shared.db.derived import SEARCH_PREFIX_MAX, search_keys
+from shared.db.records import AdmittedUser, TotalsRecord, UserRecord
 from shared.repositories import counters
 from shared.repositories.ids import parse_id
 from shared.repositories.pages import DocumentPage, find_page
@@ -20,11 +20,13 @@ from shared.repositories.pages import DocumentPage, find_page
 _COUNTED = {"role": 1, "is_active": 1}
 
 
-def insert_user(*, email: str, password_hash: str, full_name: str | None, role: str) -> Document:
+def insert_user(*, email: str, password_hash: str, full_name: str | None, role: str) -> UserRecord:
     """Create a user; raises DuplicateKeyError when the normalised email exists."""
     now = clock.now()
     name_lower = full_name.casefold() if full_name else None
-    document: Document = {
+    document: UserRecord = {
+        # The id pymongo would otherwise add on insert, named here so the record is whole.
+        "_id": ObjectId(),
         "email": email,
         "full_name": full_name,
         "full_name_lower": name_lower,
@@ -39,20 +41,19 @@ def insert_user(*, email: str, password_hash: str, full_name: str | None, role: 
         "created_at": now,
         "updated_at": now,
     }
-    result = collections.users().insert_one(document)
-    document["_id"] = result.inserted_id
+    collections.users().insert_one(document)
     counters.add(counters.USERS, counters.user_share(None), counters.user_share(document))
     return document
 
 
-def find_by_id(user_id: str | ObjectId) -> Document | None:
+def find_by_id(user_id: str | ObjectId) -> UserRecord | None:
     oid = user_id if isinstance(user_id, ObjectId) else parse_id(user_id)
     if oid is None:
         return None
     return collections.users().find_one({"_id": oid})
 
 
-def find_by_email(email: str) -> Document | None:
+def find_by_email(email: str) -> UserRecord | None:
     return collections.users().find_one({"email": email})
 
 
@@ -71,7 +72,7 @@ def admit_access_token(
     issued_at: datetime,
     window: int | None = None,
     limit: int = 0,
-) -> Document | None:
+) -> AdmittedUser | None:
     """The active user behind a live access token, counting the request in one round trip.
 
     The filter is the whole revocation check: the account is active, neither this token
@@ -115,8 +116,8 @@ def admit_access_token(
         query, [{"$set": {"rate": {"w": window, "n": count}}}], _ADMITTED_PROJECTION
     )
     if before is not None:
-        rate = before.get("rate") or {}
-        seen = int(rate["n"]) if rate.get("w") == window else 0
+        rate = before.get("rate")
+        seen = int(rate["n"]) if rate and rate.get("w") == window else 0
         before["rate"] = {"w": window, "n": min(seen + 1, limit + 1)}
     return before
 
@@ -126,7 +127,7 @@ def _ceil_to_millisecond(moment: datetime) -> datetime:
     return moment + timedelta(microseconds=1000 - extra) if extra else moment
 
 
-def update_user(user_id: ObjectId, changes: dict[str, Any]) -> Document | None:
+def update_user(user_id: ObjectId, changes: dict[str, Any]) -> UserRecord | None:
     """Apply ``$set`` changes (plus updated_at) and return the new document."""
     changes = {**changes, "updated_at": clock.now()}
     users = collections.users()
@@ -208,7 +209,7 @@ def list_users(
     prefix: str | None = None,
     role: str | None = None,
     is_active: bool | None = None,
-) -> DocumentPage:
+) -> DocumentPage[UserRecord]:
     """Users newest first; ``prefix`` matches the start of the email or the name.
 
     ``prefix`` is already a normalised email prefix; the name is matched case-folded.
@@ -244,13 +245,13 @@ def set_active(user_id: ObjectId, is_active: bool) -> None:
         _COUNTED,
     )
     if before is not None:
-        after = {**before, "is_active": is_active}
+        after: UserRecord = {**before, "is_active": is_active}
         counters.add(counters.USERS, counters.user_share(before), counters.user_share(after))
 
 
-def stats(totals: Document | None) -> dict[str, Any]:
+def stats(totals: TotalsRecord | None) -> dict[str, Any]:
     """The user figures of the dashboard, from the maintained totals."""
-    totals = totals or {}
+    totals = totals or {"_id": counters.USERS}  # none counted yet
     by_role = dict.fromkeys(counters.ROLES, 0)
     by_role.update({role: int(n) for role, n in (totals.get("by_role") or {}).items()})
     return {
@@ -281,7 +282,7 @@ def consume_recovery_code(user_id: ObjectId, code_hash: str) -> bool:
 # Bytes kept in quarantine for an owner's blobs that no upload record accounts for: an
 # upload URL outlived its record (deleted while pending) and was used. They count against
 # the owner's quota like any quarantined bytes until the maintenance job purges them.
-ORPHAN_QUARANTINED_BYTES = "orphan_quarantined_bytes"
+ORPHAN_QUARANTINED_BYTES: Final = "orphan_quarantined_bytes"
 
 
 def hold_orphan_bytes(user_id: str, size: int) -> bool:
@@ -312,4 +313,4 @@ def orphan_bytes(user_id: str) -> int:
     if oid is None:
         return 0
     found = collections.users().find_one({"_id": oid}, {ORPHAN_QUARANTINED_BYTES: 1})
-    return int((found or {}).get(ORPHAN_QUARANTINED_BYTES) or 0)
+    return int(found.get(ORPHAN_QUARANTINED_BYTES) or 0) if found else 0
