@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any, NotRequired, TypedDict
+from typing import TYPE_CHECKING, NotRequired, TypedDict
 
 if TYPE_CHECKING:
     from bson import ObjectId
@@ -79,7 +79,7 @@ class Principal:
     token_id: str
     session_id: str | None
     token_expires_at: datetime
-    user: dict[str, Any] = field(repr=False, compare=False)
+    user: AdmittedUser = field(repr=False, compare=False)
 
     @property
     def is_admin(self) -> bool:

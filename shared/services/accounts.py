@@ -6,7 +6,7 @@ from bson import ObjectId
 from pymongo.errors import DuplicateKeyError
 
 from shared.config import get_settings
-from shared.db.client import Document
+from shared.db.records import AdmittedUser, UserRecord
 from shared.errors import Conflict, ValidationFailed
 from shared.identity import Role
 from shared.repositories import password_resets, users
@@ -37,7 +37,7 @@ def _weak(message: str, field: str) -> ValidationFailed:
     )
 
 
-def create_account(*, email: str, password: str, full_name: str | None, role: Role) -> Document:
+def create_account(*, email: str, password: str, full_name: str | None, role: Role) -> UserRecord:
     """Insert a user after the password policy; 409 email_taken when the address is in use."""
     check_new_password(password, email=email, full_name=full_name)
     try:
@@ -57,7 +57,7 @@ def set_password(user_id: ObjectId, new_password: str) -> None:
     password_resets.delete_for_user(user_id)
 
 
-def public_user(user: Document) -> UserPublic:
+def public_user(user: AdmittedUser) -> UserPublic:
     """What a client may see of a user document."""
     return UserPublic(
         id=str(user["_id"]),

@@ -14,7 +14,7 @@ from datetime import timedelta
 
 from shared import clock
 from shared.config import get_settings
-from shared.db.names import Document
+from shared.db.records import UserRecord
 from shared.errors import BadRequest, TooManyRequests
 from shared.identity import Caller
 from shared.repositories import login_throttle
@@ -53,7 +53,7 @@ def reserved_attempt(
 
 @contextmanager
 def step_up(
-    user: Document, password: str, *, caller: Caller, detail: str = "The password is not correct"
+    user: UserRecord, password: str, *, caller: Caller, detail: str = "The password is not correct"
 ) -> Iterator[None]:
     """Confirm a signed-in user's password under the account's attempt limit.
 
@@ -72,7 +72,7 @@ def step_up(
 
 
 def confirm_password(
-    user: Document, password: str, *, caller: Caller, detail: str = "The password is not correct"
+    user: UserRecord, password: str, *, caller: Caller, detail: str = "The password is not correct"
 ) -> None:
     """`step_up` when the password is the only secret to check."""
     with step_up(user, password, caller=caller, detail=detail):

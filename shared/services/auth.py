@@ -12,7 +12,7 @@ from bson import ObjectId
 
 from shared import clock
 from shared.config import get_settings
-from shared.db.client import Document
+from shared.db.records import PasswordResetRecord, UserRecord
 from shared.errors import ApiError, BadRequest, Forbidden, Unauthorized
 from shared.identity import Caller, Principal, Role
 from shared.repositories import (
@@ -99,7 +99,7 @@ def login(payload: LoginRequest, *, caller: Caller) -> Tokens:
     return sessions.start_session(user)
 
 
-def _audit_failure(caller: Caller, user: Document | None, reason: str) -> None:
+def _audit_failure(caller: Caller, user: UserRecord | None, reason: str) -> None:
     target_id = str(user["_id"]) if user is not None else None
     audit.record(
         "auth.login_failed", caller=caller, target_id=target_id, details={"reason": reason}
@@ -241,7 +241,7 @@ def reset_password(payload: PasswordReset, *, caller: Caller) -> None:
     )
 
 
-def _same_password(pending: Document, user: Document) -> bool:
+def _same_password(pending: PasswordResetRecord, user: UserRecord) -> bool:
     """True while the account still has the password the token was issued against."""
     issued_for = pending.get("password_fingerprint")
     current = passwords.fingerprint(user["password_hash"])

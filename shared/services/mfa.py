@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from shared.db.client import Document
+from shared.db.records import AdmittedUser
 from shared.errors import BadRequest, Conflict, Unauthorized
 from shared.identity import Caller, Principal
 from shared.repositories import users
@@ -76,7 +76,7 @@ def disable(principal: Principal, *, password: str, otp: str, caller: Caller) ->
     audit.record("mfa.disabled", caller=caller, target_id=principal.user_id)
 
 
-def verify_second_factor(user: Document, otp: str | None) -> None:
+def verify_second_factor(user: AdmittedUser, otp: str | None) -> None:
     """Accept a fresh TOTP code or an unused recovery code; each works only once."""
     if otp is None:
         raise Unauthorized("A one-time code is required", code="mfa_required")

@@ -15,7 +15,7 @@ from bson import ObjectId
 
 from shared import clock
 from shared.config import get_settings
-from shared.db.client import Document
+from shared.db.records import UserRecord
 from shared.errors import Unauthorized
 from shared.identity import Principal, Role
 from shared.repositories import refresh_tokens, users
@@ -77,7 +77,7 @@ def load_principal(claims: AccessClaims) -> Principal:
     return admit(claims, window=None).principal
 
 
-def cut_off(issued_at: datetime, session_id: str | None, user: Document) -> bool:
+def cut_off(issued_at: datetime, session_id: str | None, user: UserRecord) -> bool:
     """True when a token of ``session_id`` issued at ``issued_at`` predates a revoke-all.
 
     A password change revokes everything but the caller's own session, which the user
@@ -92,19 +92,19 @@ def cut_off(issued_at: datetime, session_id: str | None, user: Document) -> bool
     return spared is None or session_id != spared
 
 
-def start_session(user: Document) -> Tokens:
+def start_session(user: UserRecord) -> Tokens:
     """A new refresh family and its first token pair (login)."""
     settings = get_settings()
     family_expires_at = clock.now() + timedelta(days=settings.REFRESH_TOKEN_EXPIRE_DAYS)
     return _issue(user, family_id=str(ObjectId()), family_expires_at=family_expires_at)
 
 
-def continue_session(user: Document, *, family_id: str, family_expires_at: datetime) -> Tokens:
+def continue_session(user: UserRecord, *, family_id: str, family_expires_at: datetime) -> Tokens:
     """The next token pair of an existing family (refresh); the family's end never moves."""
     return _issue(user, family_id=family_id, family_expires_at=family_expires_at)
 
 
-def _issue(user: Document, *, family_id: str, family_expires_at: datetime) -> Tokens:
+def _issue(user: UserRecord, *, family_id: str, family_expires_at: datetime) -> Tokens:
     _wait_out_cutoff(user)
     access = tokens.create_access_token(
         user_id=str(user["_id"]), role=user["role"], session_id=family_id
@@ -125,7 +125,7 @@ def _issue(user: Document, *, family_id: str, family_expires_at: datetime) -> To
     )
 
 
-def _wait_out_cutoff(user: Document) -> None:
+def _wait_out_cutoff(user: UserRecord) -> None:
     """Let the millisecond of the user's last revoke-all pass before minting tokens.
 
     Token times have millisecond precision and the cut-off is inclusive, so a token

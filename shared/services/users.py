@@ -8,7 +8,7 @@ from typing import Any
 
 from bson import ObjectId
 
-from shared.db.client import Document
+from shared.db.records import UserRecord
 from shared.errors import Conflict, NotFound
 from shared.identity import Caller, Principal, Role
 from shared.repositories import login_throttle, password_resets, refresh_tokens, users
@@ -31,7 +31,7 @@ from shared.services.accounts import (
 )
 
 
-def _existing(user_id: str) -> Document:
+def _existing(user_id: str) -> UserRecord:
     """The user with this id; malformed and unknown ids are both 404."""
     oid = parse_id(user_id)
     user = users.find_by_id(oid) if oid else None
@@ -155,7 +155,7 @@ def delete_user(user_id: str, *, caller: Caller) -> None:
 
 
 @contextmanager
-def _keeping_an_admin(user: Document | None) -> Iterator[None]:
+def _keeping_an_admin(user: UserRecord | None) -> Iterator[None]:
     """Run a demotion, deactivation or deletion only if another active admin remains.
 
     The admin is first made inactive, then the remaining active admins are counted:
@@ -175,7 +175,7 @@ def _keeping_an_admin(user: Document | None) -> Iterator[None]:
         raise
 
 
-def _delete(user: Document, *, caller: Caller) -> None:
+def _delete(user: UserRecord, *, caller: Caller) -> None:
     from shared.services import uploads
 
     user_id: ObjectId = user["_id"]
