@@ -34,7 +34,7 @@ from bson import ObjectId
 from shared import clock, telemetry
 from shared.config import Settings, get_settings
 from shared.db import names
-from shared.db.names import Document
+from shared.db.records import UploadRecord
 from shared.identity import SYSTEM
 from shared.repositories import locks
 from shared.repositories import upload_maintenance as records
@@ -130,14 +130,14 @@ def _expire_pending(run: _Run) -> None:
 def _settle_stuck(run: _Run) -> None:
     idle_before = run.now - upload_processing.LEASE
     for record in records.stuck_processing(now=run.now, idle_before=idle_before, limit=BATCH):
-        attempts = int((record.get("processing") or {}).get("attempts", 0))
+        attempts = int(record.get("processing", {}).get("attempts", 0))
         if attempts >= upload_processing.DEFAULT_MAX_ATTEMPTS or not run.storage:
             _fail(run, record, "abandoned", idle_before=idle_before)
         else:
             _reprocess(run, record, attempt=attempts + 1)
 
 
-def _reprocess(run: _Run, record: Document, *, attempt: int = 1) -> None:
+def _reprocess(run: _Run, record: UploadRecord, *, attempt: int = 1) -> None:
     if run.reprocess_budget <= 0:
         return
     run.reprocess_budget -= 1
@@ -153,7 +153,7 @@ def _reprocess(run: _Run, record: Document, *, attempt: int = 1) -> None:
         _fail(run, record, "blob_missing", idle_before=clock.now())
 
 
-def _fail(run: _Run, record: Document, error: str, *, idle_before: datetime) -> None:
+def _fail(run: _Run, record: UploadRecord, error: str, *, idle_before: datetime) -> None:
     if records.fail_stuck(record["_id"], now=clock.now(), idle_before=idle_before, error=error):
         run.report.failed_stuck += 1
         _log("maintenance.failed", record, error=error)
@@ -235,5 +235,5 @@ def _audit_purge(
     audit.record(PURGED_ACTION, caller=SYSTEM, target_id=target_id, details=details)
 
 
-def _log(event: str, record: Document, **fields: Any) -> None:
+def _log(event: str, record: UploadRecord, **fields: Any) -> None:
     logger.info(json.dumps({"event": event, "upload_id": str(record["_id"]), **fields}))

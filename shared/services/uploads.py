@@ -19,7 +19,7 @@ from bson import ObjectId
 
 from shared import clock
 from shared.config import Settings, get_settings
-from shared.db.names import Document
+from shared.db.records import ImageFacts, PdfFacts, UploadRecord
 from shared.errors import Forbidden, NotFound, ServiceUnavailable, ValidationFailed
 from shared.identity import Caller, Principal
 from shared.repositories import uploads as upload_records
@@ -178,7 +178,7 @@ def get_upload(principal: Principal, upload_id: str) -> Upload:
     return upload.model_copy(update={"download_url": download_url, "thumbnail_url": thumbnail_url})
 
 
-def _resume_instructions(record: Document) -> UploadInstructions | None:
+def _resume_instructions(record: UploadRecord) -> UploadInstructions | None:
     """A fresh create-only URL for a pending upload's blob; None once its window ended."""
     from shared.services import storage
 
@@ -196,7 +196,7 @@ def _resume_instructions(record: Document) -> UploadInstructions | None:
     return UploadInstructions(url=target.url, headers=target.headers, expires_at=target.expires_at)
 
 
-def _pending_until(record: Document, settings: Settings) -> datetime:
+def _pending_until(record: UploadRecord, settings: Settings) -> datetime:
     """The end of the upload's pending window (when the maintenance job expires it)."""
     created_at: datetime = record["created_at"]
     return created_at + timedelta(hours=settings.UPLOAD_PENDING_HOURS)
@@ -223,7 +223,7 @@ def delete_all_for_owner(owner_id: str) -> int:
     return upload_records.delete_for_owner(owner_id)
 
 
-def public_upload(record: Document) -> Upload:
+def public_upload(record: UploadRecord) -> Upload:
     """The client's view of a record (without links, which only get_upload signs)."""
     metadata = record.get("metadata")
     return Upload(
@@ -253,13 +253,13 @@ def storage_errors_as_503() -> Iterator[None]:
         raise ServiceUnavailable("File storage is unavailable; retry shortly") from None
 
 
-def _metadata(metadata: dict[str, object]) -> ImageMetadata | PdfMetadata:
+def _metadata(metadata: ImageFacts | PdfFacts) -> ImageMetadata | PdfMetadata:
     if "page_count" in metadata:
         return PdfMetadata.model_validate(metadata)
     return ImageMetadata.model_validate(metadata)
 
 
-def _visible(principal: Principal, upload_id: str) -> Document:
+def _visible(principal: Principal, upload_id: str) -> UploadRecord:
     oid = parse_id(upload_id)
     owner = None if principal.is_admin else principal.user_id
     record = upload_records.find_by_id(oid, owner_id=owner) if oid else None
@@ -268,7 +268,7 @@ def _visible(principal: Principal, upload_id: str) -> Document:
     return record
 
 
-def _delete_blobs(record: Document) -> None:
+def _delete_blobs(record: UploadRecord) -> None:
     """Delete the upload's blob, served file, thumbnail and every quarantined version."""
     from shared.services import storage
 
