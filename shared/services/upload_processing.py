@@ -43,7 +43,7 @@ from bson import ObjectId
 
 from shared import clock, telemetry
 from shared.config import Settings, get_settings
-from shared.db.names import Document
+from shared.db.records import StoredRejection, UploadRecord
 from shared.identity import SYSTEM
 from shared.repositories import uploads as upload_records
 from shared.repositories import users as user_records
@@ -93,7 +93,7 @@ class UploadBusy(Exception):
 class _Job:
     """One claimed record being processed for one blob version."""
 
-    record: Document
+    record: UploadRecord
     claim: str
     etag: str
     attempts: int
@@ -194,7 +194,7 @@ def _discard_uploaded(name: str, etag: str, settings: Settings) -> None:
         storage.delete_blob_version(settings.UPLOADS_CONTAINER, name, etag=etag)
 
 
-def _record_for(name: str) -> Document | None:
+def _record_for(name: str) -> UploadRecord | None:
     match = _BLOB_NAME.fullmatch(name)
     if match is None:
         return None
@@ -203,10 +203,10 @@ def _record_for(name: str) -> Document | None:
 
 @telemetry.traced("upload.claim")
 def _claim(
-    record: Document, etag: str, *, attempt: int, max_attempts: int, settings: Settings
+    record: UploadRecord, etag: str, *, attempt: int, max_attempts: int, settings: Settings
 ) -> _Job | ProcessingOutcome:
     """Take the record for this version, or say why this delivery has nothing to do."""
-    processing = record.get("processing") or {}
+    processing = record.get("processing", {})
     same_version = processing.get("etag") == etag
     attempts = max((processing.get("attempts", 0) if same_version else 0) + 1, attempt)
     claim = secrets.token_hex(12)
@@ -228,7 +228,7 @@ def _claim(
         return _outcome(name, Result.GONE, record, etag)
     if etag in current.get("processed_etags", []):
         return _outcome(name, Result.DUPLICATE, current, etag)
-    if (current.get("processing") or {}).get("etag") == etag:
+    if current.get("processing", {}).get("etag") == etag:
         return _outcome(name, Result.IN_PROGRESS, current, etag)
     if attempt >= max_attempts:
         # The version being processed will settle the record; this one was most likely
@@ -260,7 +260,7 @@ def _run(job: _Job) -> ProcessingOutcome:
 
 
 def _decide(job: _Job) -> ProcessingOutcome:
-    rejection = (job.record.get("processing") or {}).get("rejection")
+    rejection = job.record.get("processing", {}).get("rejection")
     if rejection is not None:
         # An earlier try decided but failed before the blob reached quarantine.
         return _complete_rejection(job, _rejection_from(rejection))
@@ -485,7 +485,7 @@ def _quarantine_unknown(name: str, etag: str | None, settings: Settings) -> Proc
 
 
 def _quarantine_unexpected_version(
-    record: Document, etag: str, settings: Settings
+    record: UploadRecord, etag: str, settings: Settings
 ) -> ProcessingOutcome:
     """A new version of a settled upload (re-created after quarantine, or overwritten)."""
     name: str = record["blob_name"]
@@ -565,7 +565,7 @@ def _rejection_document(rejection: _Rejection) -> dict[str, Any]:
     }
 
 
-def _rejection_from(document: dict[str, Any]) -> _Rejection:
+def _rejection_from(document: StoredRejection) -> _Rejection:
     return _Rejection(
         RejectionReason(document["reason"]),
         fields=dict(document.get("fields") or {}),
@@ -576,7 +576,7 @@ def _rejection_from(document: dict[str, Any]) -> _Rejection:
 def _outcome(
     name: str,
     result: Result,
-    record: Document,
+    record: UploadRecord,
     etag: str | None = None,
     reason: RejectionReason | None = None,
 ) -> ProcessingOutcome:
