@@ -194,7 +194,7 @@ def child(case: Case, path: Path, connection_string: str, clamd_url: str) -> Non
         decision += f" {outcome.rejection_reason.value}"
     figures = Measurement(
         outcome=decision,
-        scan=str((record or {}).get("scan", "unknown")),
+        scan=record.get("scan", "unknown") if record else "unknown",
         before_mib=before,
         peak_mib=peak,
         peak_reset=peak_reset,
