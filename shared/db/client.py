@@ -12,7 +12,7 @@ from shared.db.names import Document
 
 __all__ = [
     "EMBEDDED_SCHEME",
-    "Document",  # re-exported: repositories type their documents with it
+    "Document",  # re-exported: what get_collection holds (records: shared.db.records)
     "get_collection",
     "get_database",
     "ping_database",

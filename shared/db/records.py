@@ -8,7 +8,8 @@ record's life) are ``NotRequired``; read them with ``.get``.
 A projection (``find_one(query, {"email": 1})``) returns fewer fields than its type
 says: the repositories that project only read back the fields they asked for.
 The caller's admitted projection and the ``mfa`` sub-document live in
-shared.identity, below this layer, because Principal carries them.
+shared.identity, below this layer, because Principal carries them. Migrations and the
+backup dump keep plain ``Document``s: they handle whatever shape is stored, old ones too.
 """
 
 from __future__ import annotations
@@ -27,7 +28,6 @@ __all__ = [
     "LockRecord",
     "LoginThrottleRecord",
     "MfaState",
-    "MigrationRecord",
     "PasswordResetRecord",
     "PdfFacts",
     "RateLimitRecord",
@@ -219,11 +219,3 @@ class LockRecord(TypedDict):
     holder: str
     lease_until: datetime
     acquired_at: datetime
-
-
-class MigrationRecord(TypedDict):
-    """A document of ``migrations``: one applied schema version."""
-
-    _id: int
-    description: str
-    applied_at: datetime
