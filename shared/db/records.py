@@ -2,8 +2,10 @@
 
 TypedDicts cost nothing at run time (they are plain dicts) but let the type checker
 reject a misspelt field: ``user["pasword_hash"]`` is an error, not a KeyError in
-production. Fields written on only some documents (or only at a later stage of a
-record's life) are ``NotRequired``; read them with ``.get``.
+production. Fields written on only some documents (at a later stage of a record's life,
+or not by earlier versions of the app) are ``NotRequired``; read them with ``.get``.
+Read every other field with ``[]``: mypy checks the key of ``record["key"]``, but
+``record.get("key")`` with an unknown key only returns ``object``.
 
 A projection (``find_one(query, {"email": 1})``) returns fewer fields than its type
 says: the repositories that project only read back the fields they asked for.
@@ -56,12 +58,13 @@ class RevokedAccess(TypedDict):
 class UserRecord(AdmittedUser):
     """A document of ``users``: the admitted fields plus what stays in the database."""
 
-    full_name_lower: str | None
-    search_keys: list[str]
+    search_keys: list[str]  # migration 5 added them to users stored before
     password_hash: str
-    tokens_valid_after: datetime | None
-    spared_session_id: str | None
     revoked_access: list[RevokedAccess]
+    # Written on sign-up now; users stored by earlier versions may lack them.
+    full_name_lower: NotRequired[str | None]
+    tokens_valid_after: NotRequired[datetime | None]
+    spared_session_id: NotRequired[str | None]
     # Quarantined bytes of blobs no upload record accounts for (see users.hold_orphan_bytes).
     orphan_quarantined_bytes: NotRequired[int]
 

@@ -28,7 +28,7 @@ def user_share(user: UserRecord | None) -> Counter[str]:
     if user is None:
         return Counter()
     share = Counter({"total": 1, f"by_role.{user['role']}": 1})
-    if user.get("is_active"):
+    if user["is_active"]:
         share["active"] = 1
     return share
 
@@ -37,7 +37,7 @@ def upload_share(upload: UploadRecord | None) -> Counter[str]:
     """What one upload record contributes to the upload totals."""
     if upload is None:
         return Counter()
-    size = int(upload.get("size_bytes") or 0)
+    size = int(upload["size_bytes"] or 0)
     return Counter({"total": 1, "bytes": size, f"by_status.{upload['status']}": 1})
 
 

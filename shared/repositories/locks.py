@@ -27,7 +27,7 @@ def acquire(name: str, *, holder: str, now: datetime, until: datetime) -> bool:
     except DuplicateKeyError:
         # The lease exists and is live: the upsert tried to insert a second one.
         return False
-    return document is not None and document.get("holder") == holder
+    return document is not None and document["holder"] == holder
 
 
 def release(name: str, *, holder: str, now: datetime) -> bool:

@@ -62,10 +62,10 @@ def public_user(user: AdmittedUser) -> UserPublic:
     return UserPublic(
         id=str(user["_id"]),
         email=user["email"],
-        full_name=user.get("full_name"),
+        full_name=user["full_name"],
         role=user["role"],
         is_active=user["is_active"],
-        mfa_enabled=bool(user.get("mfa", {}).get("enabled")),
+        mfa_enabled=user["mfa"]["enabled"],
         created_at=user["created_at"],
         updated_at=user["updated_at"],
     )

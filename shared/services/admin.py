@@ -35,11 +35,11 @@ def audit_log(query: AuditQuery) -> AuditPage:
                 id=str(doc["_id"]),
                 at=doc["at"],
                 action=doc["action"],
-                actor_id=doc.get("actor_id"),
-                target_id=doc.get("target_id"),
-                ip=doc.get("ip"),
-                request_id=doc.get("request_id"),
-                details=doc.get("details") or {},
+                actor_id=doc["actor_id"],
+                target_id=doc["target_id"],
+                ip=doc["ip"],
+                request_id=doc["request_id"],
+                details=doc["details"] or {},
             )
             for doc in page.documents
         ],

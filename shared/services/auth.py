@@ -86,7 +86,7 @@ def login(payload: LoginRequest, *, caller: Caller) -> Tokens:
             )
             _audit_failure(caller, user, reason)
             raise Unauthorized(INVALID_CREDENTIALS, code="invalid_credentials")
-        if user.get("mfa", {}).get("enabled"):
+        if user["mfa"]["enabled"]:
             try:
                 mfa.verify_second_factor(user, payload.otp)
             except ApiError:
@@ -228,7 +228,7 @@ def reset_password(payload: PasswordReset, *, caller: Caller) -> None:
     check_new_password(
         payload.new_password,
         email=user["email"],
-        full_name=user.get("full_name"),
+        full_name=user["full_name"],
         field="new_password",
     )
     if password_resets.consume(token_hash) is None:  # lost a race with another reset

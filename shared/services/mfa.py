@@ -21,7 +21,7 @@ def _secret_context(user_id: object) -> str:
 def setup(principal: Principal, *, caller: Caller) -> MfaSetup:
     """Create a pending TOTP secret; it takes effect only once a code proves the app has it."""
     user = principal.user
-    if user.get("mfa", {}).get("enabled"):
+    if user["mfa"]["enabled"]:
         raise Conflict("Two-factor authentication is already enabled", code="mfa_already_enabled")
     secret = totp.new_totp_secret()
     users.update_user(
@@ -36,8 +36,8 @@ def setup(principal: Principal, *, caller: Caller) -> MfaSetup:
 def enable(principal: Principal, otp: str, *, caller: Caller) -> MfaRecoveryCodes:
     """Turn MFA on with a valid code for the pending secret; returns recovery codes once."""
     user = principal.user
-    mfa_state = user.get("mfa", {})
-    if mfa_state.get("enabled"):
+    mfa_state = user["mfa"]
+    if mfa_state["enabled"]:
         raise Conflict("Two-factor authentication is already enabled", code="mfa_already_enabled")
     if not mfa_state.get("pending_secret"):
         raise BadRequest("Start with /auth/mfa/setup", code="mfa_not_set_up")
@@ -65,7 +65,7 @@ def enable(principal: Principal, otp: str, *, caller: Caller) -> MfaRecoveryCode
 def disable(principal: Principal, *, password: str, otp: str, caller: Caller) -> None:
     """Turn MFA off; needs the password and a current code (or a recovery code)."""
     user = users.find_by_id(principal.user_id)
-    if user is None or not user.get("mfa", {}).get("enabled"):
+    if user is None or not user["mfa"]["enabled"]:
         raise BadRequest("Two-factor authentication is not enabled", code="mfa_not_enabled")
     with attempts.step_up(user, password, caller=caller):
         try:

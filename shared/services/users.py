@@ -60,7 +60,7 @@ def change_password(principal: Principal, payload: PasswordChange, *, caller: Ca
     check_new_password(
         payload.new_password,
         email=user["email"],
-        full_name=user.get("full_name"),
+        full_name=user["full_name"],
         field="new_password",
     )
     set_password(user["_id"], payload.new_password)
