@@ -14,8 +14,8 @@ shared.identity, below this layer, because Principal carries them. Migrations an
 backup dump keep plain ``Document``s: they handle whatever shape is stored, old ones too.
 """
 
-from __future__ import annotations
-
+# No ``from __future__ import annotations`` here: TypedDict turns string annotations into
+# ForwardRefs, compiling each one, which doubles the (one-off) cost of importing this.
 from datetime import datetime
 from typing import Any, NotRequired, TypedDict
 
