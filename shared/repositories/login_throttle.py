@@ -64,8 +64,7 @@ def reserve(email: str, *, max_attempts: int, window: timedelta) -> datetime | N
         except DuplicateKeyError:
             doc = throttle.find_one({"_id": key})
         if doc is not None and doc["attempts"] >= max_attempts and doc["last_at"] > stale:
-            lock_end: datetime = doc["last_at"] + window
-            return lock_end
+            return doc["last_at"] + window
     return now + window  # still contended after every try: refuse rather than guess
 
 

@@ -163,7 +163,7 @@ def _purge_quarantine(run: _Run) -> None:
     cutoff = run.now - timedelta(days=run.settings.QUARANTINE_RETENTION_DAYS)
     container = run.settings.QUARANTINE_CONTAINER
     for record in records.expired_rejections(processed_before=cutoff, limit=BATCH):
-        name: str = record["blob_name"]
+        name = record["blob_name"]
         purged = (
             [
                 blob.name

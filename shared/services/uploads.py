@@ -198,8 +198,7 @@ def _resume_instructions(record: UploadRecord) -> UploadInstructions | None:
 
 def _pending_until(record: UploadRecord, settings: Settings) -> datetime:
     """The end of the upload's pending window (when the maintenance job expires it)."""
-    created_at: datetime = record["created_at"]
-    return created_at + timedelta(hours=settings.UPLOAD_PENDING_HOURS)
+    return record["created_at"] + timedelta(hours=settings.UPLOAD_PENDING_HOURS)
 
 
 def delete_upload(principal: Principal, upload_id: str, *, caller: Caller) -> None:

@@ -178,7 +178,7 @@ def _keeping_an_admin(user: UserRecord | None) -> Iterator[None]:
 def _delete(user: UserRecord, *, caller: Caller) -> None:
     from shared.services import uploads
 
-    user_id: ObjectId = user["_id"]
+    user_id = user["_id"]
     uploads.delete_all_for_owner(str(user_id))
     refresh_tokens.delete_for_user(user_id)
     password_resets.delete_for_user(user_id)
