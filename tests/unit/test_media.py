@@ -9,7 +9,7 @@ from pathlib import Path
 from urllib.parse import unquote
 
 import pytest
-from PIL import Image, ImageFile
+from PIL import Image, ImageChops, ImageFile, ImageOps
 
 from shared.services.media import (
     SNIFF_BYTES,
@@ -27,6 +27,7 @@ from shared.services.media import (
 from tests import media_samples
 
 ALLOWED_TYPES = {"image/jpeg", "image/png", "image/webp", "image/gif", "application/pdf"}
+ORIENTATION, GPS_IFD = 0x0112, 0x8825
 PRIVATE_MARKERS = (b"Exif", b"GPS", media_samples.CAMERA_MAKE.encode(), b"secret", b"Secret")
 
 
@@ -119,7 +120,8 @@ def test_empty_or_unknown_head_sniffs_as_nothing() -> None:
 
 
 def test_stripped_jpeg_has_no_exif_gps_xmp_or_comment(tmp_path: Path) -> None:
-    stripped = Path(strip_metadata(str(media_samples.write_jpeg_with_exif(tmp_path))))
+    photo = media_samples.write_jpeg_with_exif(tmp_path, orientation=1)
+    stripped = Path(strip_metadata(str(photo)))
 
     data = stripped.read_bytes()
     with Image.open(stripped) as image:
@@ -130,6 +132,18 @@ def test_stripped_jpeg_has_no_exif_gps_xmp_or_comment(tmp_path: Path) -> None:
         assert marker not in data
 
 
+def test_rotated_jpeg_keeps_only_its_orientation(tmp_path: Path) -> None:
+    stripped = Path(strip_metadata(str(media_samples.write_jpeg_with_exif(tmp_path))))
+
+    data = stripped.read_bytes()
+    with Image.open(stripped) as image:
+        assert dict(image.getexif()) == {ORIENTATION: 6}
+        assert not image.getexif().get_ifd(GPS_IFD)
+        assert "xmp" not in image.info
+    for marker in (b"GPS", media_samples.CAMERA_MAKE.encode(), b"secret", b"Secret", b"xap/1.0"):
+        assert marker not in data
+
+
 def test_stripped_jpeg_keeps_its_colour_profile(tmp_path: Path) -> None:
     stripped = strip_metadata(str(media_samples.write_jpeg_with_exif(tmp_path)))
 
@@ -137,15 +151,19 @@ def test_stripped_jpeg_keeps_its_colour_profile(tmp_path: Path) -> None:
         assert image.info["icc_profile"] == media_samples.srgb_profile()
 
 
-def test_exif_orientation_is_applied_so_the_copy_stays_upright(tmp_path: Path) -> None:
+def test_rotated_jpeg_is_copied_losslessly_and_shows_upright(tmp_path: Path) -> None:
     # Stored 120x80, red left / blue right, with "rotate 90° clockwise to display".
-    result = process_image(str(media_samples.write_jpeg_with_exif(tmp_path, orientation=6)))
+    photo = media_samples.write_jpeg_with_exif(tmp_path, orientation=6)
 
-    assert (result.width, result.height) == (80, 120)
-    with Image.open(result.stripped_path) as image:
-        assert image.size == (80, 120)
-        rgb = image.convert("RGB")
-        top, bottom = rgb.getpixel((40, 5)), rgb.getpixel((40, 114))
+    result = process_image(str(photo))
+
+    assert (result.width, result.height) == (80, 120)  # as displayed
+    with Image.open(result.stripped_path) as image, Image.open(photo) as original:
+        assert image.size == (120, 80)  # the pixels are not re-encoded...
+        assert ImageChops.difference(image.convert("RGB"), original.convert("RGB")).getbbox() is None
+        upright = ImageOps.exif_transpose(image)  # ...and a viewer turns them
+    assert upright.size == (80, 120)
+    top, bottom = upright.getpixel((40, 5)), upright.getpixel((40, 114))
     assert isinstance(top, tuple)
     assert isinstance(bottom, tuple)
     assert top[0] > 200 > top[2]  # red on top

@@ -1,29 +1,42 @@
 """Image checks and derived files: pixel-flood refusal, metadata stripping, thumbnails.
 
-Animated GIF and WebP keep only their first frame: every frame would cost a full
-decode, so an animation could multiply the work of one upload without bound.
+Memory stays flat up to the pixel cap where the format allows it:
 
-A JPEG that is already upright (the usual camera photo) is never decoded at full
-size: its metadata segments are dropped losslessly (jpeg_segments) and the thumbnail
-comes from a reduced-scale decode, so memory stays flat up to the pixel cap. Other
-images, and JPEGs whose EXIF asks for a rotation, are decoded once and turned in place.
+- the served copy is never re-encoded: metadata is dropped by copying the file's own
+  segments or chunks (jpeg_segments, png_chunks, webp_chunks, gif_blocks). A picture
+  whose EXIF asks for a rotation keeps a minimal EXIF holding only that Orientation tag,
+  so viewers still show it upright and nothing is decoded to turn it;
+- the thumbnail of a JPEG comes from a reduced-scale (1/2, 1/4, 1/8) decode; a large
+  PNG is read band by band (png_chunks); GIF and WebP (Pillow has no partial decode for
+  them) are decoded whole, then converted and reduced band by band. The small picture
+  is turned as its orientation says.
+
+Animated GIF, PNG and WebP keep only their first frame (the still default image of an
+APNG): every frame would cost a decode, so an animation could multiply the work of one
+upload without bound. An animated WebP's first frame cannot be cut out losslessly, so it
+alone is decoded and saved again.
 """
 
 from __future__ import annotations
 
 import io
+import math
 import os
 import tempfile
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, BinaryIO
 
-from PIL import Image, ImageOps, JpegImagePlugin
+from PIL import Image, ImageOps
 
+from shared.services.media import png_chunks
 from shared.services.media.errors import CorruptMedia, ImageTooLarge
-from shared.services.media.jpeg_segments import strip_jpeg_metadata
+from shared.services.media.gif_blocks import strip_gif_metadata
+from shared.services.media.jpeg_segments import ORIENTATIONS, strip_jpeg_metadata
+from shared.services.media.png_chunks import strip_png_metadata
+from shared.services.media.webp_chunks import strip_webp_metadata
 
 DEFAULT_MAX_PIXELS = 40_000_000
 THUMBNAIL_SIDE = 256
@@ -34,7 +47,6 @@ WEBP_QUALITY = 90
 # The only decoders Pillow may try; a JPEG with several pictures opens as "MPO".
 _DECODERS = ("JPEG", "PNG", "GIF", "WEBP")
 _FORMATS = {"JPEG": "jpeg", "MPO": "jpeg", "PNG": "png", "GIF": "gif", "WEBP": "webp"}
-_PILLOW_SAVE_FORMAT = {"jpeg": "JPEG", "png": "PNG", "gif": "GIF", "webp": "WEBP"}
 _SUFFIX = {"jpeg": ".jpg", "png": ".png", "gif": ".gif", "webp": ".webp"}
 CONTENT_TYPES = {
     "jpeg": "image/jpeg",
@@ -46,11 +58,29 @@ CONTENT_TYPES = {
 # truncated"); the input is a local spool file, so an OSError here is about its bytes.
 _DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, IndexError, TypeError)
 _ORIENTATION = 0x0112
+# Up to this decoded size a PNG is decoded whole (simpler, and as fast); above it, in bands.
+FULL_DECODE_BYTES = 16 * 1024 * 1024
+# Raw bytes of one band of rows, decoded and converted at a time.
+BAND_BYTES = 2 * 1024 * 1024
+_REDUCING_GAP = 2.0
+# What ImageOps.exif_transpose does for each EXIF orientation.
+_TRANSPOSE = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
 
 
 @dataclass(frozen=True)
 class ProcessedImage:
-    """What processing found and made; width and height are as displayed (upright)."""
+    """What processing found and made; width and height are as displayed (upright).
+
+    The stripped copy keeps the stored pixel layout; its EXIF Orientation says how to turn it.
+    """
 
     width: int
     height: int
@@ -67,20 +97,16 @@ class ProcessedImage:
 def process_image(
     path: str, *, max_pixels: int = DEFAULT_MAX_PIXELS, out_dir: str | None = None
 ) -> ProcessedImage:
-    """Check the image, write a metadata-free upright copy and make its WebP thumbnail."""
+    """Check the image, write a copy without private metadata and make its WebP thumbnail."""
     with _open_checked(path, max_pixels=max_pixels) as image:
         image_format = _FORMATS[str(image.format)]
-        if image_format == "jpeg" and _is_upright(image):
-            width, height = image.size
-            # The reduced-scale decode also reads every scan, so corrupt data is refused.
-            thumbnail = make_thumbnail(path, max_pixels=max_pixels)
-            stripped_path = _copy_jpeg_losslessly(path, out_dir)
-        else:
-            upright = _decode_upright(image)
-            width, height = upright.size
-            stripped_path = _save_clean_copy(upright, image, image_format, out_dir)
-            # After saving, the decoded picture itself may shrink into the thumbnail.
-            thumbnail = _encode_thumbnail(upright)
+        if _is_animated_webp(image, image_format):
+            return _process_by_decoding(image, out_dir)
+        orientation = _orientation(image, image_format)
+        width, height = _displayed_size(image.size, orientation)
+        # Reading every pixel first refuses a corrupt picture before anything is written.
+        thumbnail = _thumbnail(image, path, image_format, orientation)
+    stripped_path = _copy_losslessly(path, image_format, orientation, out_dir)
     return ProcessedImage(
         width=width,
         height=height,
@@ -93,40 +119,212 @@ def process_image(
 def strip_metadata(
     path: str, *, max_pixels: int = DEFAULT_MAX_PIXELS, out_dir: str | None = None
 ) -> str:
-    """Write an upright copy without EXIF, GPS, XMP or comments (ICC kept); return its path."""
+    """Write a copy without EXIF (but orientation), GPS, XMP or text; return its path."""
     with _open_checked(path, max_pixels=max_pixels) as image:
         image_format = _FORMATS[str(image.format)]
-        if image_format == "jpeg" and _is_upright(image):
-            return _copy_jpeg_losslessly(path, out_dir)
-        upright = _decode_upright(image)
-        return _save_clean_copy(upright, image, image_format, out_dir)
+        if _is_animated_webp(image, image_format):
+            return _process_by_decoding(image, out_dir).stripped_path
+        orientation = _orientation(image, image_format)
+    return _copy_losslessly(path, image_format, orientation, out_dir)
 
 
-def _is_upright(image: Image.Image) -> bool:
-    """True when EXIF (or XMP) asks for no rotation or mirroring."""
+def make_thumbnail(path: str, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> bytes:
+    """An upright WebP whose longest side is THUMBNAIL_SIDE (never enlarged)."""
+    with _open_checked(path, max_pixels=max_pixels) as image:
+        image_format = _FORMATS[str(image.format)]
+        return _thumbnail(image, path, image_format, _orientation(image, image_format))
+
+
+def _is_animated_webp(image: Image.Image, image_format: str) -> bool:
+    return image_format == "webp" and bool(getattr(image, "is_animated", False))
+
+
+def _orientation(image: Image.Image, image_format: str) -> int:
+    """The EXIF (or XMP) orientation, 1 when absent or unknown; GIFs are never turned."""
+    if image_format == "gif":
+        return 1  # no viewer turns a GIF, and the copy keeps no XMP that could ask to
     try:
-        return image.getexif().get(_ORIENTATION, 1) in (1, None)
-    except _DECODE_ERRORS:
-        return False  # unreadable EXIF: the decoding path decides
+        # The base method: PNG's own loads the whole picture to look for a late eXIf.
+        value = Image.Image.getexif(image).get(_ORIENTATION, 1)
+    except _DECODE_ERRORS as exc:
+        raise CorruptMedia("image has unreadable EXIF") from exc
+    return value if isinstance(value, int) and value in ORIENTATIONS else 1
 
 
-def _copy_jpeg_losslessly(path: str, out_dir: str | None) -> str:
-    fd, out_path = tempfile.mkstemp(suffix=_SUFFIX["jpeg"], dir=out_dir)
+def _displayed_size(size: tuple[int, int], orientation: int) -> tuple[int, int]:
+    """Width and height as shown: orientations 5-8 swap them."""
+    width, height = size
+    return (height, width) if orientation >= 5 else (width, height)
+
+
+def _copy_losslessly(path: str, image_format: str, orientation: int, out_dir: str | None) -> str:
+    """Copy the file without its metadata, byte for byte otherwise; return the copy's path."""
+    strip = _LOSSLESS[image_format]
+    fd, out_path = tempfile.mkstemp(suffix=_SUFFIX[image_format], dir=out_dir)
     try:
         with os.fdopen(fd, "wb") as out, open(path, "rb") as source:
-            strip_jpeg_metadata(source, out)
+            strip(source, out, orientation=orientation)
     except BaseException:
         os.unlink(out_path)
         raise
     return out_path
 
 
-def make_thumbnail(path: str, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> bytes:
-    """An upright WebP whose longest side is THUMBNAIL_SIDE (never enlarged)."""
-    with _open_checked(path, max_pixels=max_pixels) as image:
-        # JPEG decodes straight to 1/2, 1/4 or 1/8 scale; other formats ignore this.
+def _strip_gif(source: BinaryIO, target: BinaryIO, *, orientation: int) -> None:
+    del orientation  # never turned (see _orientation)
+    strip_gif_metadata(source, target)
+
+
+_LOSSLESS: dict[str, Callable[..., None]] = {
+    "jpeg": strip_jpeg_metadata,
+    "png": strip_png_metadata,
+    "webp": strip_webp_metadata,
+    "gif": _strip_gif,
+}
+
+
+def _process_by_decoding(image: Image.Image, out_dir: str | None) -> ProcessedImage:
+    """An animated WebP: its first frame, decoded, turned and saved again (lossy)."""
+    upright = _decode_upright(image)
+    width, height = upright.size
+    stripped_path = _save_clean_copy(upright, image, out_dir)
+    thumbnail = _encode_thumbnail(upright)
+    return ProcessedImage(
+        width=width, height=height, format="webp", stripped_path=stripped_path, thumbnail=thumbnail
+    )
+
+
+# --- thumbnails ------------------------------------------------------------------------
+
+
+def _thumbnail(image: Image.Image, path: str, image_format: str, orientation: int) -> bytes:
+    """The WebP thumbnail, decoding no more of the picture at once than it must."""
+    if image_format == "jpeg":
+        # JPEG decodes straight to 1/2, 1/4 or 1/8 scale, then the small picture is turned.
         image.draft("RGB", (THUMBNAIL_SIDE, THUMBNAIL_SIDE))
         return _encode_thumbnail(_decode_upright(image))
+    target = thumbnail_size(image.size)
+    if image_format == "png" and _decoded_bytes(image) > FULL_DECODE_BYTES:
+        with open(path, "rb") as source:
+            header = png_chunks.read_header(source)
+        if header.interlaced or header.bands_supported:
+            small = _shrink_png_in_bands(path, header, target)
+            return _encode_small(_turned(small, orientation))
+    # GIF, WebP, small PNGs and 16-bit RGB(A) PNGs: decoded whole, converted band by band.
+    _load(image)
+    return _encode_small(_turned(_shrink(_crops(image, target), image.size, target), orientation))
+
+
+def _decoded_bytes(image: Image.Image) -> int:
+    """What Pillow's decode of the whole picture would hold (RGB takes 4 bytes a pixel)."""
+    width, height = image.size
+    per_pixel = 1 if image.mode in ("1", "L", "P") else 2 if image.mode.startswith("I;16") else 4
+    return width * height * per_pixel
+
+
+def _shrink_png_in_bands(
+    path: str, header: png_chunks.PngHeader, target: tuple[int, int]
+) -> Image.Image:
+    with open(path, "rb") as source:
+        bands = png_chunks.png_bands(
+            source,
+            band_bytes=BAND_BYTES,
+            rows_multiple=_factors((header.width, header.height), target)[1],
+        )
+        if header.interlaced:  # one band: the first Adam7 pass, at 1/8 scale
+            first_pass = next(bands)
+            return _shrink([first_pass], first_pass.size, target)
+        return _shrink(bands, (header.width, header.height), target)
+
+
+def _crops(image: Image.Image, target: tuple[int, int]) -> Iterator[Image.Image]:
+    """A decoded picture as full-width bands, each converted on its own (bounded memory)."""
+    width, height = image.size
+    step = _factors(image.size, target)[1]
+    rows = max(step, BAND_BYTES // (4 * width) // step * step)
+    for top in range(0, height, rows):
+        yield image.crop((0, top, width, min(height, top + rows)))
+
+
+def _shrink(
+    bands: Iterable[Image.Image], size: tuple[int, int], target: tuple[int, int]
+) -> Image.Image:
+    """Reduce each band by whole factors (box average), stack them, then resample to target.
+
+    The same two steps as Pillow's ``thumbnail`` (reducing_gap 2), band by band.
+    """
+    factor_x, factor_y = _factors(size, target)
+    canvas: Image.Image | None = None
+    top = 0
+    for band in bands:
+        small = _thumbnail_mode(band, canvas.mode if canvas else None)
+        if factor_x > 1 or factor_y > 1:
+            small = small.reduce((factor_x, factor_y))
+        if canvas is None:
+            width, height = size
+            reduced = (-(-width // factor_x), -(-height // factor_y))
+            canvas = Image.new(small.mode, reduced)
+        canvas.paste(small, (0, top))
+        top += small.height
+    if canvas is None:
+        raise CorruptMedia("image has no rows")
+    if canvas.size == target:
+        return canvas
+    return canvas.resize(target, Image.Resampling.LANCZOS)
+
+
+def thumbnail_size(size: tuple[int, int]) -> tuple[int, int]:
+    """The size Pillow's ``thumbnail`` gives ``size`` in the THUMBNAIL_SIDE box."""
+    width, height = size
+    if width <= THUMBNAIL_SIDE and height <= THUMBNAIL_SIDE:
+        return size
+    aspect = width / height
+    side = THUMBNAIL_SIDE
+    if aspect >= 1:
+        return side, _round_aspect(side / aspect, lambda n: 0 if n == 0 else abs(aspect - side / n))
+    return _round_aspect(side * aspect, lambda n: abs(aspect - n / side)), side
+
+
+def _round_aspect(number: float, key: Callable[[int], float]) -> int:
+    return max(min(math.floor(number), math.ceil(number), key=key), 1)
+
+
+def _factors(size: tuple[int, int], target: tuple[int, int]) -> tuple[int, int]:
+    """Whole reduction factors leaving at least twice the target (Pillow's reducing_gap)."""
+    return (
+        max(1, int(size[0] / target[0] / _REDUCING_GAP)),
+        max(1, int(size[1] / target[1] / _REDUCING_GAP)),
+    )
+
+
+def _thumbnail_mode(band: Image.Image, mode: str | None) -> Image.Image:
+    """RGB, or RGBA when the picture has transparency (``mode``: that of earlier bands)."""
+    wanted = mode or (
+        band.mode
+        if band.mode in ("RGB", "RGBA")
+        else "RGBA"
+        if band.has_transparency_data
+        else "RGB"
+    )
+    return band if band.mode == wanted else band.convert(wanted)
+
+
+def _turned(image: Image.Image, orientation: int) -> Image.Image:
+    method = _TRANSPOSE.get(orientation)
+    return image if method is None else image.transpose(method)
+
+
+def _encode_small(image: Image.Image) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, "WEBP", quality=THUMBNAIL_QUALITY)
+    return buffer.getvalue()
+
+
+def _load(image: Image.Image) -> None:
+    try:
+        image.load()
+    except _DECODE_ERRORS as exc:
+        raise CorruptMedia("image data is truncated or malformed") from exc
 
 
 @contextmanager
@@ -165,37 +363,20 @@ def _decode_upright(image: Image.Image) -> Image.Image:
         raise CorruptMedia("image data is truncated or malformed") from exc
 
 
-def _save_clean_copy(
-    upright: Image.Image, original: Image.Image, image_format: str, out_dir: str | None
-) -> str:
-    """Save ``upright`` in its own format with only colour-relevant metadata."""
-    options = _save_options(original, image_format)
-    # Some encoders (GIF) copy everything in .info into the file; keep nothing.
-    upright.info = {}
-    fd, out_path = tempfile.mkstemp(suffix=_SUFFIX[image_format], dir=out_dir)
+def _save_clean_copy(upright: Image.Image, original: Image.Image, out_dir: str | None) -> str:
+    """Save ``upright`` as WebP with only its colour profile."""
+    options: dict[str, Any] = {"quality": WEBP_QUALITY}
+    if icc_profile := original.info.get("icc_profile"):
+        options["icc_profile"] = icc_profile
+    upright.info = {}  # nothing else from the source goes into the copy
+    fd, out_path = tempfile.mkstemp(suffix=_SUFFIX["webp"], dir=out_dir)
     try:
         with os.fdopen(fd, "wb") as out:
-            upright.save(out, _PILLOW_SAVE_FORMAT[image_format], **options)
+            upright.save(out, "WEBP", **options)
     except BaseException:
         os.unlink(out_path)
         raise
     return out_path
-
-
-def _save_options(original: Image.Image, image_format: str) -> dict[str, Any]:
-    """Encoder options that keep the picture's look: ICC, transparency, JPEG quality."""
-    options: dict[str, Any] = {}
-    if icc_profile := original.info.get("icc_profile"):
-        options["icc_profile"] = icc_profile
-    if image_format in ("png", "gif") and "transparency" in original.info:
-        options["transparency"] = original.info["transparency"]
-    if image_format == "jpeg" and isinstance(original, JpegImagePlugin.JpegImageFile):
-        # Reusing the source's quantisation tables avoids a visible generation loss.
-        options["qtables"] = original.quantization
-        options["subsampling"] = JpegImagePlugin.get_sampling(original)
-    elif image_format == "webp":
-        options["quality"] = WEBP_QUALITY
-    return options
 
 
 def _encode_thumbnail(image: Image.Image) -> bytes:

@@ -7,11 +7,16 @@ time. Kept besides the picture: the JFIF header, the ICC colour profile and Adob
 colour-transform marker (needed to decode CMYK/YCCK). Dropped: EXIF (GPS, camera,
 dates), XMP, IPTC/Photoshop blocks, comments, maker and other application segments,
 and anything after the end of the first image (such as the extra pictures of an MPO).
+
+A photo whose EXIF asks for a rotation gets a new, minimal EXIF segment holding only
+that Orientation tag, so viewers still show it upright without the picture being
+decoded and turned (which would cost memory in proportion to its pixels).
 """
 
 from __future__ import annotations
 
 import re
+import struct
 from typing import BinaryIO
 
 from shared.services.media.errors import CorruptMedia
@@ -24,16 +29,29 @@ _APP0, _APP2, _APP14, _APP15, _COM = 0xE0, 0xE2, 0xEE, 0xEF, 0xFE
 # In entropy-coded data 0xFF is followed by 0x00 (a stuffed byte), RSTn or a fill
 # byte; any other byte after it starts the next marker.
 _NEXT_MARKER = re.compile(rb"\xff[^\x00\xd0-\xd7\xff]")
+_ORIENTATION_TAG = 0x0112
+_SHORT = 3
+ORIENTATIONS = range(1, 9)
 
 
-def strip_jpeg_metadata(source: BinaryIO, target: BinaryIO) -> None:
-    """Copy the JPEG in ``source`` to ``target`` without its metadata segments."""
+def strip_jpeg_metadata(source: BinaryIO, target: BinaryIO, *, orientation: int = 1) -> None:
+    """Copy the JPEG in ``source`` to ``target`` without its metadata segments.
+
+    ``orientation`` (an EXIF value, 1 = upright) other than 1 is written back as the
+    only EXIF tag, right after the JFIF header if there is one.
+    """
+    if orientation not in ORIENTATIONS:
+        raise ValueError(f"EXIF orientation {orientation} is not 1-8")
+    pending = orientation_segment(orientation) if orientation != 1 else b""
     reader = _Reader(source)
     if reader.read_exact(2) != b"\xff\xd8":
         raise CorruptMedia("not a JPEG stream")
     target.write(b"\xff\xd8")
     marker = reader.next_marker()
     while True:
+        if marker != _APP0 and pending:
+            target.write(pending)
+            pending = b""
         if marker == _EOI:
             target.write(b"\xff\xd9")
             return
@@ -49,6 +67,19 @@ def strip_jpeg_metadata(source: BinaryIO, target: BinaryIO) -> None:
         if _keep(marker, payload):
             target.write(bytes((0xFF, marker)) + length_bytes + payload)
         marker = _copy_scan(reader, target) if marker == _SOS else reader.next_marker()
+
+
+def orientation_exif(orientation: int) -> bytes:
+    """A TIFF-structured EXIF block whose only entry is Orientation (one IFD, big-endian)."""
+    header = b"MM\x00\x2a" + (8).to_bytes(4, "big")  # byte order, magic, IFD0 at offset 8
+    entry = struct.pack(">HHIH2x", _ORIENTATION_TAG, _SHORT, 1, orientation)
+    return header + struct.pack(">H", 1) + entry + bytes(4)  # one entry, no next IFD
+
+
+def orientation_segment(orientation: int) -> bytes:
+    """A JPEG APP1 segment carrying ``orientation_exif``."""
+    payload = b"Exif\x00\x00" + orientation_exif(orientation)
+    return b"\xff\xe1" + struct.pack(">H", len(payload) + 2) + payload
 
 
 def _keep(marker: int, payload: bytes) -> bool:
