@@ -3,7 +3,9 @@
 Every write that creates, deletes or changes the role, activation or status of a user
 or an upload adds its difference here with one atomic ``$inc``, computed from the
 pre-image that write returned, so concurrent changes never count twice. Migration 5
-builds the totals from existing data (shared.db.derived has that recount).
+builds the totals from existing data (shared.db.derived has that recount); the
+maintenance job recounts them (``recount_*``) and corrects any drift, such as a write
+whose process died between its change and its ``$inc``.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from shared.db.records import TotalsRecord, UploadRecord, UserRecord
 USERS = USER_TOTALS
 UPLOADS = UPLOAD_TOTALS
 ROLES = ("guest", "user", "admin")
+# Every status an upload record can have (shared.repositories.uploads names them).
+UPLOAD_STATUSES = ("pending", "processing", "ready", "rejected", "failed")
 
 RecordT = TypeVar("RecordT", bound=Mapping[str, Any])
 
@@ -75,3 +79,49 @@ def read() -> dict[str, TotalsRecord]:
     """Both totals documents, in one round trip."""
     found = collections.counters().find({"_id": {"$in": [USERS, UPLOADS]}})
     return {str(doc["_id"]): doc for doc in found}
+
+
+def flat(totals: Document | None) -> Counter[str]:
+    """A stored totals document as dotted keys (``by_role.user``), the shape ``add`` takes."""
+    found: Counter[str] = Counter()
+    for key, value in (totals or {}).items():
+        if isinstance(value, dict):
+            found.update({f"{key}.{name}": int(n) for name, n in value.items()})
+        elif key != "_id":
+            found[key] = int(value)
+    return found
+
+
+def recount_users() -> Counter[str]:
+    """The user totals counted from the users, as dotted keys.
+
+    The ``$in`` on every role lets the (role, _id) index serve the scan on MongoDB; a
+    role outside ROLES (which no write sets) would not be counted.
+    """
+    totals: Counter[str] = Counter()
+    pipeline: list[Document] = [
+        {"$match": {"role": {"$in": list(ROLES)}}},
+        {"$group": {"_id": {"role": "$role", "active": "$is_active"}, "n": {"$sum": 1}}},
+    ]
+    for row in collections.users().aggregate(pipeline):
+        n = int(row["n"])
+        totals["total"] += n
+        totals[f"by_role.{row['_id']['role']}"] += n
+        if row["_id"].get("active"):
+            totals["active"] += n
+    return totals
+
+
+def recount_uploads() -> Counter[str]:
+    """The upload totals counted from the upload records (the (status, _id) index serves it)."""
+    totals: Counter[str] = Counter()
+    pipeline: list[Document] = [
+        {"$match": {"status": {"$in": list(UPLOAD_STATUSES)}}},
+        {"$group": {"_id": "$status", "n": {"$sum": 1}, "bytes": {"$sum": "$size_bytes"}}},
+    ]
+    for row in collections.uploads().aggregate(pipeline):
+        n = int(row["n"])
+        totals["total"] += n
+        totals["bytes"] += int(row["bytes"] or 0)
+        totals[f"by_status.{row['_id']}"] += n
+    return totals

@@ -15,7 +15,16 @@ once (the loser returns at once):
 4. documents past their ``expires_at`` in the collections with a TTL index: the
    server's TTL monitor removes them within about a minute, but only on its own clock
    and only while it runs; the sweep applies the app's clock (uploads, which need
-   their blobs removed too, cannot expire by TTL at all: steps 1 to 3 do that).
+   their blobs removed too, cannot expire by TTL at all: steps 1 to 3 do that);
+5. the dashboard totals (counters) are recounted from the collections and any drift
+   is corrected with one ``$inc`` of the difference, audited as ``counters.corrected``.
+   Drift comes from a write whose process died between its change and its counter
+   update. A write in flight looks like drift too, so the totals are counted twice,
+   RECOUNT_SETTLE apart, and corrected only when both counts and both readings of the
+   totals agree (any write in between makes them differ: the next run tries again).
+   What remains: a write whose change landed before the first count but whose ``$inc``
+   lands only after the correction (more than RECOUNT_SETTLE later) is counted twice,
+   until the next run's recount removes it again.
 
 Every step is conditional on the state it read, so it is also safe to repeat.
 """
@@ -25,6 +34,7 @@ from __future__ import annotations
 import json
 import logging
 import secrets
+import time
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -36,7 +46,7 @@ from shared.config import Settings, get_settings
 from shared.db import names
 from shared.db.records import UploadRecord
 from shared.identity import SYSTEM
-from shared.repositories import locks
+from shared.repositories import counters, locks
 from shared.repositories import upload_maintenance as records
 from shared.repositories import uploads as upload_records
 from shared.repositories import users as user_records
@@ -53,6 +63,9 @@ BATCH = 200
 # one run well inside the function timeout; the next run takes the rest.
 MAX_REPROCESSED = 10
 PURGED_ACTION = "upload.quarantine_purged"
+CORRECTED_ACTION = "counters.corrected"
+# Far longer than a live write takes between its change and its counter update.
+RECOUNT_SETTLE = timedelta(seconds=1)
 # Collections whose documents end at ``expires_at`` (each has a TTL index on it).
 EXPIRING: tuple[tuple[str, str], ...] = (
     (names.RATE_LIMITS, "expires_at"),
@@ -74,6 +87,8 @@ class MaintenanceReport:
     purged_records: int = 0
     purged_blobs: int = 0
     swept: dict[str, int] = field(default_factory=dict)
+    corrected: dict[str, dict[str, int]] = field(default_factory=dict)
+    recount_deferred: bool = False
     errors: list[str] = field(default_factory=list)
 
 
@@ -99,7 +114,8 @@ def run_maintenance(*, holder: str | None = None) -> MaintenanceReport:
         return MaintenanceReport(ran=False)
     run = _Run(get_settings(), started, MaintenanceReport(ran=True))
     try:
-        for step in (_expire_pending, _settle_stuck, _purge_quarantine, _sweep_expired):
+        steps = (_expire_pending, _settle_stuck, _purge_quarantine, _sweep_expired, _recount)
+        for step in steps:
             try:
                 step(run)
             except Exception as exc:  # one failing step (storage down) must not stop the rest
@@ -214,6 +230,30 @@ def _sweep_expired(run: _Run) -> None:
         deleted = records.sweep_expired(collection, field_name, now=run.now)
         if deleted:
             run.report.swept[collection] = deleted
+
+
+def _recount(run: _Run) -> None:
+    """Correct the dashboard totals where they differ from a recount (see the module doc)."""
+    recounts = {counters.USERS: counters.recount_users, counters.UPLOADS: counters.recount_uploads}
+    before = counters.read()
+    first = {name: recount() for name, recount in recounts.items()}
+    time.sleep(RECOUNT_SETTLE.total_seconds())
+    second = {name: recount() for name, recount in recounts.items()}
+    after = counters.read()
+    for name, counted in second.items():
+        stored = counters.flat(after.get(name))
+        if first[name] != counted or counters.flat(before.get(name)) != stored:
+            run.report.recount_deferred = True  # writes under way; the next run recounts
+            continue
+        drift = {key: counted[key] - stored[key] for key in counted.keys() | stored.keys()}
+        drift = {key: value for key, value in sorted(drift.items()) if value}
+        if not drift:
+            continue
+        counters.add(name, stored, counted)
+        run.report.corrected[name] = drift
+        event = {"event": "maintenance.counters_corrected", "counter": name, "drift": drift}
+        logger.warning(json.dumps(event))
+        audit.record(CORRECTED_ACTION, caller=SYSTEM, target_id=name, details={"drift": drift})
 
 
 def _older(blob: storage.BlobRef, cutoff: datetime) -> bool:

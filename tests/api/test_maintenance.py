@@ -22,6 +22,7 @@ from shared.db import collections
 from shared.repositories import locks
 from shared.repositories import uploads as upload_records
 from shared.repositories import users as user_records
+from shared.services import maintenance as maintenance_service
 from shared.services import storage
 from shared.services.maintenance import (
     LEASE,
@@ -37,6 +38,12 @@ from tests.api.uploads_support import use_storage
 pytestmark = pytest.mark.azurite
 
 OWNER = "a" * 24
+
+
+@pytest.fixture(autouse=True)
+def no_recount_settle(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The counters recount pauses between its two counts for writers in flight; none here."""
+    monkeypatch.setattr(maintenance_service, "RECOUNT_SETTLE", timedelta(0))
 
 
 class FakeClock:

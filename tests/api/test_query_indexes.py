@@ -24,7 +24,7 @@ from shared import clock
 from shared.db import embedded
 from shared.db.client import get_database
 from shared.http import ratelimit
-from shared.repositories import locks
+from shared.repositories import counters, locks
 from shared.repositories import upload_maintenance as maintenance
 from shared.repositories import uploads as upload_records
 from shared.repositories import users as user_records
@@ -73,6 +73,7 @@ QUERY_INDEXES: dict[str, Keys] = {
     "users: search_keys $or? | sort _id-": USER_SEARCH,  # prefixes past SEARCH_PREFIX_MAX
     "users: role search_keys | sort _id-": USER_SEARCH,
     "users: is_active role": (("role", 1), ("_id", -1)),  # counting active admins
+    "users: role": (("role", 1), ("_id", -1)),  # the maintenance job's recount ($in every role)
     # sessions and recovery
     "refresh_tokens: token_hash": (("token_hash", 1),),
     "refresh_tokens: revoked_at token_hash used_at expires_at~": (("token_hash", 1),),
@@ -120,6 +121,7 @@ QUERY_INDEXES: dict[str, Keys] = {
     "uploads: status | sort _id-": (("status", 1), ("_id", -1)),
     "uploads: status _id~ | sort _id-": (("status", 1), ("_id", -1)),
     "uploads: _id quarantined_bytes~": ID,
+    "uploads: status": (("status", 1), ("_id", -1)),  # the maintenance job's recount
     # the maintenance job: one status, oldest first
     "uploads: status created_at~ upload_expires_at~ | sort created_at+": (
         ("status", 1),
@@ -136,6 +138,7 @@ QUERY_INDEXES: dict[str, Keys] = {
 NOT_QUERIES = {
     "counters.add",  # an $inc by _id; called by every counted write
     "counters.applied",
+    "counters.flat",
     "counters.upload_share",
     "counters.user_share",
     "audit.id_at",
@@ -380,6 +383,8 @@ def run_maintenance(now: datetime) -> None:
         maintenance.delete_expired_rejection(record["_id"], processed_before=later)
     for collection, field_name in EXPIRING:
         maintenance.sweep_expired(collection, field_name, now=now)
+    counters.recount_users()
+    counters.recount_uploads()
     locks.release("scenario", holder="me", now=now)
 
 

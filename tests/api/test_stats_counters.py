@@ -16,6 +16,7 @@ from shared.db.migrations import MIGRATIONS
 from shared.repositories import counters
 from shared.repositories import uploads as upload_records
 from shared.repositories import users as user_records
+from shared.services import maintenance as maintenance_service
 from tests.api.client import ApiClient
 from tests.api.conftest import STRONG_PASSWORD, Account, MakeAccount
 from tests.api.records_support import add_upload
@@ -162,3 +163,99 @@ def test_the_maintenance_jobs_changes_keep_the_totals_equal_to_a_recount(
     recounted = derived.recount_uploads(collections.uploads())
     assert (totals["total"], totals["bytes"]) == (recounted["total"], recounted["bytes"]) == (1, 6)
     assert {k: v for k, v in totals["by_status"].items() if v} == {"failed": 1}
+
+
+# --- the maintenance job's recount ------------------------------------------------------
+
+
+@pytest.fixture
+def no_settle(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The recount's pause between its two counts, which only a concurrent writer needs."""
+    monkeypatch.setattr(maintenance_service, "RECOUNT_SETTLE", timedelta(0))
+
+
+def stats(client: ApiClient, admin: Account) -> dict[str, Any]:
+    shown = client.get(STATS, token=admin.access_token)
+    assert shown.status == 200
+    figures: dict[str, Any] = shown.json
+    return figures
+
+
+@pytest.mark.usefixtures("no_settle")
+def test_counters_that_drifted_are_corrected_by_the_maintenance_job(
+    client: ApiClient, admin: Account, make_account: MakeAccount
+) -> None:
+    alice = make_account("user")
+    process(add_upload(alice.id, 300), "ready")
+    add_upload(alice.id, 20)
+    # As if processes died between their writes and their counter updates.
+    collections.counters().update_one(
+        {"_id": counters.USERS}, {"$inc": {"total": 5, "by_role.guest": 2, "active": -1}}
+    )
+    collections.counters().update_one(
+        {"_id": counters.UPLOADS}, {"$inc": {"bytes": -300, "by_status.failed": 1}}
+    )
+    assert stats(client, admin) != recount()
+
+    report = maintenance_service.run_maintenance()
+
+    assert stats(client, admin) == recount()
+    assert report.corrected == {
+        counters.USERS: {"active": 1, "by_role.guest": -2, "total": -5},
+        counters.UPLOADS: {"by_status.failed": -1, "bytes": 300},
+    }
+    events = list(collections.audit_log().find({"action": maintenance_service.CORRECTED_ACTION}))
+    assert {event["target_id"] for event in events} == {counters.USERS, counters.UPLOADS}
+
+
+@pytest.mark.usefixtures("no_settle")
+def test_counters_that_agree_with_the_recount_are_left_alone(
+    client: ApiClient, admin: Account, make_account: MakeAccount
+) -> None:
+    process(add_upload(make_account("user").id, 12), "rejected")
+    before = counters.read()
+
+    report = maintenance_service.run_maintenance()
+
+    assert report.corrected == {}
+    assert counters.read() == before
+    assert stats(client, admin) == recount()
+    assert collections.audit_log().count_documents({"action": "counters.corrected"}) == 0
+
+
+@pytest.mark.usefixtures("no_settle")
+def test_a_write_between_the_two_counts_defers_the_correction(
+    make_account: MakeAccount, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    owner = make_account("user").id
+    collections.counters().update_one({"_id": counters.UPLOADS}, {"$inc": {"total": 3}})
+    real_recount = counters.recount_uploads
+    calls = 0
+
+    def recount_with_a_write_in_between() -> Any:
+        nonlocal calls
+        calls += 1
+        if calls == 2:  # an upload created (and counted) while the job counts
+            add_upload(owner, 1)
+        return real_recount()
+
+    monkeypatch.setattr(counters, "recount_uploads", recount_with_a_write_in_between)
+    drifted = counters.read()[counters.UPLOADS]["total"]
+
+    report = maintenance_service.run_maintenance()
+
+    assert report.recount_deferred
+    assert counters.UPLOADS not in report.corrected
+    assert counters.read()[counters.UPLOADS]["total"] == drifted + 1  # only the new upload
+    monkeypatch.setattr(counters, "recount_uploads", real_recount)
+    maintenance_service.run_maintenance()  # the next run, undisturbed, corrects it
+    assert counters.read()[counters.UPLOADS]["total"] == real_recount()["total"]
+
+
+def test_the_recount_knows_every_upload_status() -> None:
+    statuses = {
+        upload_records.PENDING,
+        upload_records.PROCESSING,
+        *upload_records.TERMINAL_STATUSES,
+    }
+    assert set(counters.UPLOAD_STATUSES) == statuses
