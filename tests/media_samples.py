@@ -385,3 +385,74 @@ def _pdf_string(text: str) -> bytes:
     """``text`` as the inside of a PDF literal string (Latin-1, escapes applied)."""
     escaped = text.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
     return escaped.encode("latin-1")
+
+
+ADAM7 = (
+    (0, 0, 8, 8),
+    (4, 0, 8, 8),
+    (0, 4, 4, 8),
+    (2, 0, 4, 4),
+    (0, 2, 2, 4),
+    (1, 0, 2, 2),
+    (0, 1, 1, 2),
+)
+
+
+def write_interlaced_png(directory: Path, *, size: tuple[int, int] = (64, 40)) -> Path:
+    """An Adam7-interlaced RGB PNG, half red half blue (Pillow cannot write one)."""
+    width, height = size
+    image = half_red_half_blue(width, height)
+    rows = []
+    for x0, y0, dx, dy in ADAM7:
+        for y in range(y0, height, dy):
+            pixels = [image.getpixel((x, y)) for x in range(x0, width, dx)]
+            if pixels:
+                rows.append(b"\x00" + b"".join(bytes(p) for p in pixels))  # type: ignore[arg-type]
+    path = directory / "interlaced.png"
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 1)
+    path.write_bytes(
+        b"\x89PNG\r\n\x1a\n"
+        + _png_chunk(b"IHDR", header)
+        + _png_chunk(b"IDAT", zlib.compress(b"".join(rows)))
+        + _png_chunk(b"IEND", b"")
+    )
+    return path
+
+
+def png_chunk(kind: bytes, data: bytes) -> bytes:
+    """One PNG chunk with its CRC, for tests that assemble files by hand."""
+    return _png_chunk(kind, data)
+
+
+def png_chunk_types(data: bytes) -> list[bytes]:
+    """The chunk types of a PNG file, in order (the file is trusted: tests only)."""
+    kinds, offset = [], 8
+    while offset < len(data):
+        (length,) = struct.unpack(">I", data[offset : offset + 4])
+        kinds.append(data[offset + 4 : offset + 8])
+        offset += 12 + length
+    return kinds
+
+
+def riff_chunks(data: bytes) -> list[tuple[bytes, bytes]]:
+    """(code, payload) of each chunk of a WebP file (trusted: tests only)."""
+    chunks, offset = [], 12
+    while offset < len(data):
+        kind = data[offset : offset + 4]
+        (size,) = struct.unpack("<I", data[offset + 4 : offset + 8])
+        chunks.append((kind, data[offset + 8 : offset + 8 + size]))
+        offset += 8 + size + (size & 1)
+    return chunks
+
+
+def write_large_png(path: Path, *, size: tuple[int, int]) -> Path:
+    """A big RGBA PNG of gradients and noise, with text and EXIF (GPS) chunks."""
+    noise = Image.effect_noise(size, 48)
+    horizontal = Image.linear_gradient("L").resize(size)
+    vertical = Image.linear_gradient("L").rotate(90).resize(size)
+    picture = Image.merge(
+        "RGBA", (horizontal, noise, vertical, horizontal.point(lambda v: 255 - v // 2))
+    )
+    info = _png_text({"Author": "Secret Author"})
+    picture.save(path, "PNG", pnginfo=info, exif=camera_exif(orientation=1), compress_level=1)
+    return path
