@@ -31,11 +31,10 @@ from typing import Any, BinaryIO
 
 from PIL import Image, ImageOps
 
-from shared.services.media import png_chunks
 from shared.services.media.errors import CorruptMedia, ImageTooLarge
 from shared.services.media.gif_blocks import strip_gif_metadata
 from shared.services.media.jpeg_segments import ORIENTATIONS, strip_jpeg_metadata
-from shared.services.media.png_chunks import strip_png_metadata
+from shared.services.media.png_chunks import PngHeader, png_bands, read_header, strip_png_metadata
 from shared.services.media.webp_chunks import strip_webp_metadata
 
 DEFAULT_MAX_PIXELS = 40_000_000
@@ -206,7 +205,7 @@ def _thumbnail(image: Image.Image, path: str, image_format: str, orientation: in
     target = thumbnail_size(image.size)
     if image_format == "png" and _decoded_bytes(image) > FULL_DECODE_BYTES:
         with open(path, "rb") as source:
-            header = png_chunks.read_header(source)
+            header = read_header(source)
         if header.interlaced or header.bands_supported:
             small = _shrink_png_in_bands(path, header, target)
             return _encode_small(_turned(small, orientation))
@@ -222,11 +221,9 @@ def _decoded_bytes(image: Image.Image) -> int:
     return width * height * per_pixel
 
 
-def _shrink_png_in_bands(
-    path: str, header: png_chunks.PngHeader, target: tuple[int, int]
-) -> Image.Image:
+def _shrink_png_in_bands(path: str, header: PngHeader, target: tuple[int, int]) -> Image.Image:
     with open(path, "rb") as source:
-        bands = png_chunks.png_bands(
+        bands = png_bands(
             source,
             band_bytes=BAND_BYTES,
             rows_multiple=_factors((header.width, header.height), target)[1],
