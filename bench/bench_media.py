@@ -1,6 +1,7 @@
 """Upload-processing figures against DESIGN.md targets: `python bench/bench_media.py`.
 
-(a) thumbnail of a 24-megapixel JPEG vs Pillow's bare reduced-scale decode (<= 1.5x);
+(a) thumbnail of a 24-megapixel JPEG vs Pillow's bare reduced-scale decode (<= 1.5x),
+    upright and with EXIF orientation 6 (the same picture, to be turned);
 (b) peak memory, each in a fresh subprocess, of inspect_pdf on 200 MiB PDFs and of
     sniff-based rejection of a 200 MiB non-image (< 128 MiB peak process memory).
 """
@@ -64,7 +65,19 @@ def bench_thumbnail(workdir: Path) -> bool:
     print(f"  make_thumbnail     {thumbnail * 1000:8.1f} ms   ratio {ratio:.2f}x (target <= 1.5x)")
     full = median_seconds(lambda: Path(process_image(str(jpeg)).stripped_path).unlink(), runs=3)
     print(f"  process_image      {full * 1000:8.1f} ms   (lossless strip + thumbnail)")
-    return ratio <= THUMBNAIL_RATIO_TARGET
+    turned = workdir / "turned.jpg"
+    with Image.open(jpeg) as picture:
+        picture.save(turned, "JPEG", quality=90, exif=media_samples.camera_exif(orientation=6))
+    turned_floor = median_seconds(lambda: bare_reduced_decode(turned))
+    turned_thumbnail = median_seconds(lambda: make_thumbnail(str(turned)))
+    turned_ratio = turned_thumbnail / turned_floor
+    print("The same with EXIF orientation 6 (the thumbnail is turned once small):")
+    print(f"  bare draft decode  {turned_floor * 1000:8.1f} ms")
+    print(
+        f"  make_thumbnail     {turned_thumbnail * 1000:8.1f} ms   "
+        f"ratio {turned_ratio:.2f}x (target <= 1.5x)"
+    )
+    return max(ratio, turned_ratio) <= THUMBNAIL_RATIO_TARGET
 
 
 def measure_in_child(task: str, path: Path) -> dict[str, float]:
