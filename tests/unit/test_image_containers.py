@@ -16,7 +16,7 @@ from PIL import Image, ImageChops, ImageFile, ImageOps
 from shared.services.media import CorruptMedia, make_thumbnail, process_image, strip_metadata
 from shared.services.media import images as images_module
 from shared.services.media.gif_blocks import strip_gif_metadata
-from shared.services.media.png_chunks import strip_png_metadata
+from shared.services.media.png_chunks import png_bands, strip_png_metadata
 from shared.services.media.webp_chunks import strip_webp_metadata
 from tests import media_samples
 
@@ -553,3 +553,18 @@ def test_thumbnail_of_a_palette_gif_matches_a_whole_conversion(tmp_path: Path) -
 
     assert made.size == expected.size
     assert same_pixels(made, expected)
+
+
+def test_png_band_reader_refuses_an_oversized_palette() -> None:
+    palette = media_samples.png_chunk(b"PLTE", bytes(3 * 257))
+
+    with pytest.raises(CorruptMedia):
+        next(png_bands(io.BytesIO(png_bytes(IHDR, palette, IDAT, IEND)), band_bytes=100))
+
+
+def test_png_band_reader_skips_text_before_the_image_data() -> None:
+    text = media_samples.png_chunk(b"zTXt", b"k\x00\x00" + zlib.compress(b"x" * 100_000))
+
+    bands = list(png_bands(io.BytesIO(png_bytes(IHDR, text, IDAT, IEND)), band_bytes=100))
+
+    assert [band.tobytes() for band in bands] == [b"abcd"]

@@ -54,6 +54,7 @@ _LOOK = {
 }
 # Needed to decode a band on its own: the palette and its transparency.
 _FOR_BANDS = {b"PLTE", b"tRNS"}
+_MAX_PALETTE = 3 * 256  # the longest either may be
 _CHANNELS = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}
 _DEPTHS = {0: (1, 2, 4, 8, 16), 2: (8, 16), 3: (1, 2, 4, 8), 4: (8, 16), 6: (8, 16)}
 # An 8-bit colour type with the same bytes per pixel, so filters undo identically.
@@ -135,9 +136,13 @@ def png_bands(
     for kind, length in chunks:
         if kind == b"IDAT":
             break
-        data = b"".join(reader.data(length))
         if kind in _FOR_BANDS:
-            colour.append(_chunk(kind, data))
+            if length > _MAX_PALETTE:
+                raise CorruptMedia("PNG palette or transparency chunk is too long")
+            colour.append(_chunk(kind, b"".join(reader.data(length))))
+        else:
+            for _piece in reader.data(length):  # checked and skipped, never held
+                pass
         if kind == b"IEND":
             raise CorruptMedia("PNG has no image data")
     else:
