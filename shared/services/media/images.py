@@ -3,7 +3,7 @@
 Memory stays flat up to the pixel cap where the format allows it:
 
 - the served copy is never re-encoded: metadata is dropped by copying the file's own
-  segments or chunks (jpeg_segments, png_chunks, webp_chunks, gif_blocks). A picture
+  segments or chunks (jpeg_segments, png_chunks, webp_chunks, gif_blocks). A JPEG or PNG
   whose EXIF asks for a rotation keeps a minimal EXIF holding only that Orientation tag,
   so viewers still show it upright and nothing is decoded to turn it;
 - the thumbnail of a JPEG comes from a reduced-scale (1/2, 1/4, 1/8) decode; a large
@@ -13,8 +13,9 @@ Memory stays flat up to the pixel cap where the format allows it:
 
 Animated GIF, PNG and WebP keep only their first frame (the still default image of an
 APNG): every frame would cost a decode, so an animation could multiply the work of one
-upload without bound. An animated WebP's first frame cannot be cut out losslessly, so it
-alone is decoded and saved again.
+upload without bound. An animated WebP's first frame cannot be cut out losslessly, and
+browsers ignore a WebP's EXIF orientation, so those WebPs alone are decoded, turned and
+saved again.
 """
 
 from __future__ import annotations
@@ -99,9 +100,9 @@ def process_image(
     """Check the image, write a copy without private metadata and make its WebP thumbnail."""
     with _open_checked(path, max_pixels=max_pixels) as image:
         image_format = _FORMATS[str(image.format)]
-        if _is_animated_webp(image, image_format):
-            return _process_by_decoding(image, out_dir)
         orientation = _orientation(image, image_format)
+        if _needs_decoding(image, image_format, orientation):
+            return _process_by_decoding(image, out_dir)
         width, height = _displayed_size(image.size, orientation)
         # Reading every pixel first refuses a corrupt picture before anything is written.
         thumbnail = _thumbnail(image, path, image_format, orientation)
@@ -121,9 +122,9 @@ def strip_metadata(
     """Write a copy without EXIF (but orientation), GPS, XMP or text; return its path."""
     with _open_checked(path, max_pixels=max_pixels) as image:
         image_format = _FORMATS[str(image.format)]
-        if _is_animated_webp(image, image_format):
-            return _process_by_decoding(image, out_dir).stripped_path
         orientation = _orientation(image, image_format)
+        if _needs_decoding(image, image_format, orientation):
+            return _process_by_decoding(image, out_dir).stripped_path
     return _copy_losslessly(path, image_format, orientation, out_dir)
 
 
@@ -134,8 +135,10 @@ def make_thumbnail(path: str, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> bytes:
         return _thumbnail(image, path, image_format, _orientation(image, image_format))
 
 
-def _is_animated_webp(image: Image.Image, image_format: str) -> bool:
-    return image_format == "webp" and bool(getattr(image, "is_animated", False))
+def _needs_decoding(image: Image.Image, image_format: str, orientation: int) -> bool:
+    """An animated WebP, or one to turn: browsers ignore a WebP's EXIF orientation."""
+    animated = bool(getattr(image, "is_animated", False))
+    return image_format == "webp" and (animated or orientation != 1)
 
 
 def _orientation(image: Image.Image, image_format: str) -> int:
@@ -169,21 +172,27 @@ def _copy_losslessly(path: str, image_format: str, orientation: int, out_dir: st
     return out_path
 
 
-def _strip_gif(source: BinaryIO, target: BinaryIO, *, orientation: int) -> None:
-    del orientation  # never turned (see _orientation)
-    strip_gif_metadata(source, target)
+def _without_orientation(
+    strip: Callable[[BinaryIO, BinaryIO], None],
+) -> Callable[..., None]:
+    """A stripper for a format whose copies are never turned by EXIF (GIF, still WebP)."""
+
+    def stripped(source: BinaryIO, target: BinaryIO, *, orientation: int) -> None:
+        strip(source, target)
+
+    return stripped
 
 
 _LOSSLESS: dict[str, Callable[..., None]] = {
     "jpeg": strip_jpeg_metadata,
     "png": strip_png_metadata,
-    "webp": strip_webp_metadata,
-    "gif": _strip_gif,
+    "webp": _without_orientation(strip_webp_metadata),
+    "gif": _without_orientation(strip_gif_metadata),
 }
 
 
 def _process_by_decoding(image: Image.Image, out_dir: str | None) -> ProcessedImage:
-    """An animated WebP: its first frame, decoded, turned and saved again (lossy)."""
+    """A WebP decoded: its (first) frame, turned and saved again (lossy, quality 90)."""
     upright = _decode_upright(image)
     width, height = upright.size
     stripped_path = _save_clean_copy(upright, image, out_dir)

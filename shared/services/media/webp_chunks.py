@@ -4,9 +4,9 @@ A WebP is a RIFF container: "RIFF", the size of the rest, "WEBP", then chunks (a
 four-letter code, a little-endian size, the data, a pad byte when the size is odd).
 Kept: VP8X (the extended header, its EXIF and XMP flags cleared), ICCP (colour), ALPH
 (transparency), VP8 / VP8L (the picture). Dropped: EXIF, XMP, unknown chunks and
-anything after the RIFF's declared end. A picture whose EXIF asks for a rotation gets
-an EXIF chunk holding only that Orientation tag (and its flag). Animations are not
-copied here (images.py decodes their first frame): ANIM or ANMF is refused.
+anything after the RIFF's declared end. Animations, and pictures whose EXIF asks for a
+rotation (browsers ignore a WebP's EXIF orientation), are not copied here: images.py
+decodes and turns them; ANIM or ANMF is refused.
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ from collections.abc import Iterator
 from typing import BinaryIO
 
 from shared.services.media.errors import CorruptMedia
-from shared.services.media.jpeg_segments import ORIENTATIONS, orientation_exif
 
 _PIECE = 1024 * 1024
 MAX_CHUNKS = 10_000
@@ -27,10 +26,8 @@ _VP8X_SIZE = 10
 _EXIF_FLAG, _XMP_FLAG = 0x08, 0x04
 
 
-def strip_webp_metadata(source: BinaryIO, target: BinaryIO, *, orientation: int = 1) -> None:
+def strip_webp_metadata(source: BinaryIO, target: BinaryIO) -> None:
     """Copy the still WebP in ``source`` to ``target`` without EXIF, XMP or unknown chunks."""
-    if orientation not in ORIENTATIONS:
-        raise ValueError(f"EXIF orientation {orientation} is not 1-8")
     riff, declared, form = struct.unpack("<4sI4s", _read(source, 12))
     if riff != b"RIFF" or form != b"WEBP" or declared < 4:
         raise CorruptMedia("not a WebP stream")
@@ -42,17 +39,13 @@ def strip_webp_metadata(source: BinaryIO, target: BinaryIO, *, orientation: int 
             if extended or pictures or size != _VP8X_SIZE:
                 raise CorruptMedia("WebP has a misplaced or malformed VP8X header")
             extended += 1
-            target.write(_extended_header(_read(source, _VP8X_SIZE), orientation))
+            target.write(_extended_header(_read(source, _VP8X_SIZE)))
             continue
         keep = kind in _KEEP
         if keep:
             target.write(kind + struct.pack("<I", size))
         _copy(source, target if keep else None, size + (size & 1))
-        if kind in _PICTURE:
-            pictures += 1
-            if orientation != 1 and extended:
-                exif = orientation_exif(orientation)
-                target.write(b"EXIF" + struct.pack("<I", len(exif)) + exif)
+        pictures += kind in _PICTURE
     if pictures != 1:
         raise CorruptMedia("WebP must hold exactly one picture")
     end = target.tell()
@@ -78,12 +71,10 @@ def _chunks(source: BinaryIO, remaining: int) -> Iterator[tuple[bytes, int]]:
     raise CorruptMedia("WebP has too many chunks")
 
 
-def _extended_header(data: bytes, orientation: int) -> bytes:
-    """The VP8X chunk with the EXIF and XMP flags cleared (EXIF set for an orientation)."""
+def _extended_header(data: bytes) -> bytes:
+    """The VP8X chunk with its EXIF and XMP flags cleared."""
     header = bytearray(data)
     header[0] &= ~(_EXIF_FLAG | _XMP_FLAG) & 0xFF
-    if orientation != 1:
-        header[0] |= _EXIF_FLAG
     return b"VP8X" + struct.pack("<I", _VP8X_SIZE) + header
 
 
