@@ -160,7 +160,9 @@ def test_rotated_jpeg_is_copied_losslessly_and_shows_upright(tmp_path: Path) -> 
     assert (result.width, result.height) == (80, 120)  # as displayed
     with Image.open(result.stripped_path) as image, Image.open(photo) as original:
         assert image.size == (120, 80)  # the pixels are not re-encoded...
-        assert ImageChops.difference(image.convert("RGB"), original.convert("RGB")).getbbox() is None
+        assert (
+            ImageChops.difference(image.convert("RGB"), original.convert("RGB")).getbbox() is None
+        )
         upright = ImageOps.exif_transpose(image)  # ...and a viewer turns them
     assert upright.size == (80, 120)
     top, bottom = upright.getpixel((40, 5)), upright.getpixel((40, 114))
