@@ -186,8 +186,8 @@ def test_counters_that_drifted_are_corrected_by_the_maintenance_job(
     client: ApiClient, admin: Account, make_account: MakeAccount
 ) -> None:
     alice = make_account("user")
-    process(add_upload(alice.id, 300), "ready")
-    add_upload(alice.id, 20)
+    process(add_upload(alice.id, size=300), "ready")
+    add_upload(alice.id, size=20)
     # As if processes died between their writes and their counter updates.
     collections.counters().update_one(
         {"_id": counters.USERS}, {"$inc": {"total": 5, "by_role.guest": 2, "active": -1}}
@@ -212,7 +212,7 @@ def test_counters_that_drifted_are_corrected_by_the_maintenance_job(
 def test_counters_that_agree_with_the_recount_are_left_alone(
     client: ApiClient, admin: Account, make_account: MakeAccount
 ) -> None:
-    process(add_upload(make_account("user").id, 12), "rejected")
+    process(add_upload(make_account("user").id, size=12), "rejected")
     before = counters.read()
 
     report = maintenance_service.run_maintenance()
@@ -236,7 +236,7 @@ def test_a_write_between_the_two_counts_defers_the_correction(
         nonlocal calls
         calls += 1
         if calls == 2:  # an upload created (and counted) while the job counts
-            add_upload(owner, 1)
+            add_upload(owner, size=1)
         return real_recount()
 
     monkeypatch.setattr(counters, "recount_uploads", recount_with_a_write_in_between)
