@@ -47,6 +47,25 @@ DECISIONS = """
 - A query filter naming a record (`actor_id`, `owner_id`) must be 24 hexadecimal digits,
   else 422; a time filter (`since`) must stay within years 1..9999 once converted to UTC.
 - Every admin call is audited as `admin.<operation id>`.
+- What of an image's metadata is served: only what changes how the pixels look. The
+  served file is the uploaded one, byte for byte, minus its metadata: a JPEG keeps its
+  JFIF header, ICC profile and Adobe colour marker; a PNG keeps PLTE, tRNS, gAMA, cHRM,
+  sRGB, iCCP, sBIT, cICP, mDCV, cLLI, bKGD and pHYs; a WebP keeps its ICC profile and
+  alpha; a GIF keeps its colour tables and the first frame's graphic control
+  (transparency). Everything else goes: EXIF (camera, GPS, dates), XMP, IPTC, comments,
+  text chunks, time stamps, application data and unknown chunks. One exception: when a
+  JPEG's or PNG's EXIF (or XMP) orientation asks for a turn or flip (values 2-8), the copy
+  gets a new EXIF holding only that Orientation tag, and the pixels stay as stored.
+  Browsers honour it in JPEGs, and Chromium and Safari in PNGs (the `eXIf` chunk), as does
+  Pillow's `exif_transpose`. A WebP to turn is decoded, turned and saved again (WebP
+  quality 90, no EXIF), since browsers ignore a WebP's EXIF orientation. `metadata`
+  `width` and `height` are as displayed, and the thumbnail is always upright. Animated
+  GIFs, APNGs and animated WebPs are served as their first frame (an APNG as its still
+  default image); an animated WebP's frame is decoded and saved again, as it cannot be
+  cut out of the animation losslessly.
+- The maintenance job recounts the `GET /api/v1/admin/stats` totals from the collections
+  on each run and corrects any drift (audited as `counters.corrected`, with the
+  differences in `details.drift`).
 - Path ids are 24-hex-digit strings; anything else is a 404 before any code runs.
 - A 204 (and every other answer without a body) carries no `Content-Type`.
 - `errors` in a problem is absent, never null, unless the request failed validation (422,

@@ -79,7 +79,8 @@ _TRANSPOSE = {
 class ProcessedImage:
     """What processing found and made; width and height are as displayed (upright).
 
-    The stripped copy keeps the stored pixel layout; its EXIF Orientation says how to turn it.
+    A JPEG or PNG copy keeps the stored pixel layout, and its EXIF Orientation says how
+    to turn it; a WebP that needed turning is turned.
     """
 
     width: int
