@@ -14,7 +14,7 @@ from collections import Counter
 from collections.abc import Mapping
 from typing import Any, TypeVar, cast
 
-from shared.db import collections
+from shared.db import collections, names
 from shared.db.derived import UPLOAD_TOTALS, USER_TOTALS
 from shared.db.records import TotalsRecord, UploadRecord, UserRecord
 
@@ -81,14 +81,19 @@ def read() -> dict[str, TotalsRecord]:
     return {str(doc["_id"]): doc for doc in found}
 
 
-def flat(totals: Document | None) -> Counter[str]:
+def flat(totals: TotalsRecord | None) -> Counter[str]:
     """A stored totals document as dotted keys (``by_role.user``), the shape ``add`` takes."""
-    found: Counter[str] = Counter()
-    for key, value in (totals or {}).items():
-        if isinstance(value, dict):
-            found.update({f"{key}.{name}": int(n) for name, n in value.items()})
-        elif key != "_id":
-            found[key] = int(value)
+    if totals is None:
+        return Counter()
+    found = Counter(
+        {
+            "total": totals.get("total", 0),
+            "active": totals.get("active", 0),
+            "bytes": totals.get("bytes", 0),
+        }
+    )
+    found.update({f"by_role.{name}": n for name, n in totals.get("by_role", {}).items()})
+    found.update({f"by_status.{name}": n for name, n in totals.get("by_status", {}).items()})
     return found
 
 
@@ -99,11 +104,12 @@ def recount_users() -> Counter[str]:
     role outside ROLES (which no write sets) would not be counted.
     """
     totals: Counter[str] = Counter()
-    pipeline: list[Document] = [
+    pipeline: list[dict[str, Any]] = [
         {"$match": {"role": {"$in": list(ROLES)}}},
         {"$group": {"_id": {"role": "$role", "active": "$is_active"}, "n": {"$sum": 1}}},
     ]
-    for row in collections.users().aggregate(pipeline):
+    # The rows of a $group are not user records: the untyped accessor reads them.
+    for row in collections.collection(names.USERS).aggregate(pipeline):
         n = int(row["n"])
         totals["total"] += n
         totals[f"by_role.{row['_id']['role']}"] += n
@@ -115,11 +121,11 @@ def recount_users() -> Counter[str]:
 def recount_uploads() -> Counter[str]:
     """The upload totals counted from the upload records (the (status, _id) index serves it)."""
     totals: Counter[str] = Counter()
-    pipeline: list[Document] = [
+    pipeline: list[dict[str, Any]] = [
         {"$match": {"status": {"$in": list(UPLOAD_STATUSES)}}},
         {"$group": {"_id": "$status", "n": {"$sum": 1}, "bytes": {"$sum": "$size_bytes"}}},
     ]
-    for row in collections.uploads().aggregate(pipeline):
+    for row in collections.collection(names.UPLOADS).aggregate(pipeline):
         n = int(row["n"])
         totals["total"] += n
         totals["bytes"] += int(row["bytes"] or 0)
