@@ -6,6 +6,7 @@ never downloads a browser here, it launches the system one by path.
 
 from __future__ import annotations
 
+import base64
 import functools
 import importlib.util
 import json
@@ -21,8 +22,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+from PIL import Image
 
 from devhost.azurite import AZURITE_HOST, DEV_ORIGINS, AzuriteProcess
+from shared.services.media import strip_metadata
+from tests import media_samples
 from tests.azurite_server import running_azurite
 from tests.e2e.conftest import LocalHost
 from tests.e2e.uploads_e2e import sign_up
@@ -281,3 +285,33 @@ def test_a_front_end_on_another_origin_uploads_with_the_sdks_browser_build(
 
     assert etag
     assert uploader.wait_until_settled(created["id"])["status"] == "ready"
+
+
+# --- how a browser shows a served copy --------------------------------------------------
+
+NATURAL_SIZES = """async () => {
+  const images = [...document.images];
+  await Promise.all(images.map((image) => image.decode()));
+  return images.map((image) => [image.naturalWidth, image.naturalHeight]);
+}"""
+
+
+def test_chromium_shows_a_rotated_photos_copy_upright(chromium: Browser, tmp_path: Path) -> None:
+    """The copy keeps its pixels as stored (120x80) and only EXIF Orientation 6."""
+    jpeg = media_samples.write_jpeg_with_exif(tmp_path, orientation=6)
+    png = tmp_path / "photo.png"
+    with Image.open(jpeg) as picture:
+        picture.save(png, "PNG", exif=media_samples.camera_exif(orientation=6))
+    sources = []
+    for path, mime in ((jpeg, "image/jpeg"), (png, "image/png")):
+        copy = Path(strip_metadata(str(path), out_dir=str(tmp_path)))
+        with Image.open(copy) as stored:
+            assert stored.size == (120, 80)
+        sources.append(f"data:{mime};base64,{base64.b64encode(copy.read_bytes()).decode()}")
+    context = chromium.new_context()
+    page = context.new_page()
+    with closing(context):
+        page.set_content("".join(f'<img src="{source}">' for source in sources))
+        sizes = page.evaluate(NATURAL_SIZES)
+
+    assert sizes == [[80, 120], [80, 120]]  # turned as the orientation says
