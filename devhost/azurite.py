@@ -313,10 +313,10 @@ def _probe(port: int) -> str:
 
 
 def _provision(connection_string: str, origins: list[str]) -> None:
-    from shared.services import storage  # the azure SDK loads on use only
+    from shared.services.storage import provisioning  # the azure SDK loads on use only
 
-    storage.configure_cors(origins, connection_string=connection_string)
-    storage.ensure_containers(connection_string=connection_string)
+    provisioning.configure_cors(origins, connection_string=connection_string)
+    provisioning.ensure_containers(connection_string=connection_string)
 
 
 def _log_tail(log_path: Path) -> str:

@@ -144,9 +144,9 @@ def _stop_local_storage(azurite: AzuriteProcess | None) -> None:
     """Stop the Azurite we started (bounded: SIGTERM must end the host within 2 s)."""
     if azurite is None:
         return
-    storage = sys.modules.get("shared.services.storage")
-    if storage is not None:  # the app's pooled connections would only delay Azurite
-        storage.reset_storage_clients()
+    clients = sys.modules.get("shared.services.storage.clients")
+    if clients is not None:  # the app's pooled connections would only delay Azurite
+        clients.reset_storage_clients()
     azurite.stop()
 
 

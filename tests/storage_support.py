@@ -7,7 +7,7 @@ import secrets
 import pytest
 
 from shared.config import Settings, get_settings, reset_settings
-from shared.services import storage
+from shared.services.storage import clients
 
 
 def own_containers() -> dict[str, str]:
@@ -25,5 +25,5 @@ def change_settings(monkeypatch: pytest.MonkeyPatch, **env: str) -> Settings:
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     reset_settings()
-    storage.reset_storage_clients()
+    clients.reset_storage_clients()
     return get_settings()

@@ -44,10 +44,10 @@ def bootstrap(*, containers: bool = True) -> BootstrapReport:
     database = get_database()  # applies pending migrations
     containers_ready = False
     if containers:
-        from shared.services import storage
+        from shared.services.storage import clients, provisioning
 
-        if storage.storage_configured():
-            storage.ensure_containers()
+        if clients.storage_configured():
+            provisioning.ensure_containers()
             containers_ready = True
     superuser = "not configured"
     if settings.FIRST_SUPERUSER_EMAIL and settings.FIRST_SUPERUSER_PASSWORD:

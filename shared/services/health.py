@@ -40,14 +40,14 @@ def _ms_since(started: float) -> float:
 
 
 def _ping_storage() -> None:
-    from shared.services import storage
+    from shared.services.storage import clients
 
-    storage.ping()
+    clients.ping()
 
 
 def readiness() -> Readiness:
     """Whether the database and blob storage answer now."""
-    from shared.services.storage import storage_configured
+    from shared.services.storage.clients import storage_configured
 
     database = _check("database", ping_database)
     blob = (

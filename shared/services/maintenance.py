@@ -51,6 +51,7 @@ from shared.repositories import upload_maintenance as records
 from shared.repositories import uploads as upload_records
 from shared.repositories import users as user_records
 from shared.services import audit, storage, upload_processing
+from shared.services.storage import clients
 
 logger = logging.getLogger(__name__)
 
@@ -101,7 +102,7 @@ class _Run:
 
     @property
     def storage(self) -> bool:
-        return storage.storage_configured()
+        return clients.storage_configured()
 
 
 @telemetry.traced("maintenance.run", lambda report: {"maintenance.ran": report.ran})

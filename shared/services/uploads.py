@@ -56,7 +56,7 @@ def supported_types(settings: Settings) -> list[str]:
 
 def create_upload(principal: Principal, payload: UploadCreate) -> Upload:
     """Record a pending upload and return the one-blob, create-only SAS to PUT it with."""
-    from shared.services import storage
+    from shared.services.storage import sas
 
     settings = get_settings()
     content_type = _checked_type(payload.content_type, settings)
@@ -72,7 +72,7 @@ def create_upload(principal: Principal, payload: UploadCreate) -> Upload:
     now = clock.now()
     pending_until = now + timedelta(hours=settings.UPLOAD_PENDING_HOURS)
     with storage_errors_as_503():
-        target = storage.upload_sas(
+        target = sas.upload_sas(
             owner_id=principal.user_id,
             upload_id=str(upload_id),
             content_type=content_type,
@@ -150,9 +150,9 @@ def get_upload(principal: Principal, upload_id: str) -> Upload:
         return upload.model_copy(update={"upload": instructions}) if instructions else upload
     if record["status"] != upload_records.READY:
         return upload
-    from shared.services import storage
+    from shared.services.storage import clients, sas
 
-    if not storage.storage_configured():
+    if not clients.storage_configured():
         return upload
     settings = get_settings()
     files = (
@@ -161,13 +161,13 @@ def get_upload(principal: Principal, upload_id: str) -> Upload:
         else settings.UPLOADS_CONTAINER  # processed before the files container existed
     )
     with storage_errors_as_503():
-        download_url = storage.read_sas_url(
+        download_url = sas.read_sas_url(
             container=files,
             blob_name=record["blob_name"],
             minutes=DOWNLOAD_URL_MINUTES,
         )
         thumbnail_url = (
-            storage.read_sas_url(
+            sas.read_sas_url(
                 container=settings.THUMBNAILS_CONTAINER,
                 blob_name=record["blob_name"],
                 minutes=DOWNLOAD_URL_MINUTES,
@@ -180,14 +180,14 @@ def get_upload(principal: Principal, upload_id: str) -> Upload:
 
 def _resume_instructions(record: UploadRecord) -> UploadInstructions | None:
     """A fresh create-only URL for a pending upload's blob; None once its window ended."""
-    from shared.services import storage
+    from shared.services.storage import sas
 
     pending_until = _pending_until(record, get_settings())
     # Less than a minute left is not worth a URL: the maintenance job expires it soon.
     if pending_until - clock.now() < timedelta(minutes=1):
         return None
     with storage_errors_as_503():
-        target = storage.upload_sas(
+        target = sas.upload_sas(
             owner_id=record["owner_id"],
             upload_id=str(record["_id"]),
             content_type=record["content_type"],
@@ -270,11 +270,12 @@ def _visible(principal: Principal, upload_id: str) -> UploadRecord:
 def _delete_blobs(record: UploadRecord) -> None:
     """Delete the upload's blob, served file, thumbnail and every quarantined version."""
     from shared.services import storage
+    from shared.services.storage import clients, sas
 
-    if not storage.storage_configured():
+    if not clients.storage_configured():
         return
     settings = get_settings()
-    name = storage.upload_blob_name(record["owner_id"], str(record["_id"]))
+    name = sas.upload_blob_name(record["owner_id"], str(record["_id"]))
     with storage_errors_as_503():
         storage.delete_blob_if_exists(settings.UPLOADS_CONTAINER, name)
         storage.delete_blob_if_exists(settings.FILES_CONTAINER, name)

@@ -31,6 +31,7 @@ from shared.services.maintenance import (
     MaintenanceReport,
     run_maintenance,
 )
+from shared.services.storage import clients, provisioning, sas
 from shared.services.upload_processing import DEFAULT_MAX_ATTEMPTS
 from tests import media_samples
 from tests.api.uploads_support import use_storage
@@ -70,9 +71,9 @@ def fake_clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
 def azurite_storage(module_azurite: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Settings]:
     """Real Azurite with fresh containers for this test; scanning off."""
     settings = use_storage(monkeypatch, module_azurite, CLAMD_URL="")
-    storage.ensure_containers()
+    provisioning.ensure_containers()
     yield settings
-    storage.reset_storage_clients()
+    clients.reset_storage_clients()
 
 
 def new_upload(
@@ -86,7 +87,7 @@ def new_upload(
         filename="picture.png" if content_type == "image/png" else "file.pdf",
         content_type=content_type,
         size_bytes=size_bytes,
-        blob_name=storage.upload_blob_name(OWNER, str(upload_id)),
+        blob_name=sas.upload_blob_name(OWNER, str(upload_id)),
         upload_expires_at=clock.now() + timedelta(minutes=url_minutes),
         now=clock.now(),
     )

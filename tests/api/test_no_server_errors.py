@@ -19,7 +19,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from shared.repositories import users
-from shared.services import sessions, storage
+from shared.services import sessions
+from shared.services.storage import provisioning
 from tests.api.client import ApiClient, Response
 from tests.api.conftest import Account, MakeAccount
 from tests.api.uploads_support import start_upload, use_storage
@@ -303,7 +304,7 @@ def world(
 ) -> tuple[Account, list[str]]:
     """Storage on Azurite, no rate limits, an admin, a user and an upload whose ids are known."""
     use_storage(monkeypatch, azurite, RATE_LIMIT_ENABLED="false")
-    storage.ensure_containers()  # so readiness is 200, not a 503 for a missing container
+    provisioning.ensure_containers()  # so readiness is 200, not a 503 for a missing container
     admin = make_account("admin")
     user = make_account("user")
     upload = start_upload(ApiClient(), user)

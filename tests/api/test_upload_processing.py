@@ -24,6 +24,7 @@ from blueprints.upload_processor import process_upload
 from shared.config import Settings
 from shared.repositories import uploads as upload_records
 from shared.services import scanning, storage
+from shared.services.storage import clients, provisioning
 from shared.services.upload_processing import ProcessingOutcome, Result, UploadBusy, process_blob
 from shared.triggers import BlobReference
 from tests import media_samples
@@ -54,9 +55,9 @@ def azurite_storage(
 ) -> Iterator[Settings]:
     """Real Azurite with fresh containers for this test; scanning off unless a test sets it."""
     settings = use_storage(monkeypatch, module_azurite, CLAMD_URL="")
-    storage.ensure_containers()
+    provisioning.ensure_containers()
     yield settings
-    storage.reset_storage_clients()
+    clients.reset_storage_clients()
 
 
 def get_upload(client: ApiClient, account: Account, upload: dict[str, Any]) -> dict[str, Any]:
@@ -615,7 +616,7 @@ def take_snapshot(upload: dict[str, Any]) -> None:
 
 def everything_under(container: str, name: str) -> list[tuple[str, str | None]]:
     """Blobs and snapshots named ``name`` (or under it) in ``container``."""
-    client = storage._service().get_container_client(container)
+    client = clients.service().get_container_client(container)
     listed = client.list_blobs(name_starts_with=name, include=["snapshots"])
     return [(blob.name, blob.snapshot) for blob in listed]
 

@@ -18,6 +18,7 @@ from bson import ObjectId
 from shared import clock
 from shared.config import Settings
 from shared.services import storage
+from shared.services.storage import clients, provisioning, sas
 from tests.api.client import ApiClient, Response, assert_not_found, assert_problem
 from tests.api.conftest import Account, MakeAccount
 from tests.api.uploads_support import (
@@ -58,7 +59,7 @@ def signing_storage(
 ) -> Iterator[Settings]:
     """A storage account that signs SAS URLs locally; tests that touch blobs use Azurite."""
     yield use_storage(monkeypatch, unreachable_account())
-    storage.reset_storage_clients()
+    clients.reset_storage_clients()
 
 
 @pytest.fixture
@@ -67,9 +68,9 @@ def azurite_storage(
 ) -> Iterator[Settings]:
     """Real Azurite with fresh containers for this test."""
     settings = use_storage(monkeypatch, module_azurite)
-    storage.ensure_containers()
+    provisioning.ensure_containers()
     yield settings
-    storage.reset_storage_clients()
+    clients.reset_storage_clients()
 
 
 def create(client: ApiClient, account: Account, **body: Any) -> Response:
@@ -323,7 +324,7 @@ def test_pending_uploads_count_until_their_pending_window_ends(
     change_settings(monkeypatch, UPLOAD_QUOTA_BYTES="1000", UPLOAD_MAX_BYTES="1000")
     three_hours_ago = datetime.now(UTC) - timedelta(hours=3)
     with monkeypatch.context() as past:
-        past.setattr(storage, "_utcnow", lambda: three_hours_ago)
+        past.setattr(sas, "_utcnow", lambda: three_hours_ago)
         past.setattr(clock, "now", lambda: three_hours_ago)
         assert create(client, user, size_bytes=1000).status == 201
 
@@ -494,7 +495,7 @@ def test_a_pending_upload_past_its_window_gets_no_url(
     two_hours_ago = clock.now() - timedelta(hours=2)
     with monkeypatch.context() as past:
         past.setattr(clock, "now", lambda: two_hours_ago)
-        past.setattr(storage, "_utcnow", lambda: two_hours_ago)
+        past.setattr(sas, "_utcnow", lambda: two_hours_ago)
         created = start_upload(client, user)
 
     upload = client.get(upload_url(created["id"]), token=user.access_token).json
@@ -598,7 +599,7 @@ def test_upload_url_is_refused_after_it_expires(
     # Issue the URL "in the past" so it is already expired, instead of sleeping.
     issued_at = datetime.now(UTC) - timedelta(hours=1)
     with monkeypatch.context() as past:
-        past.setattr(storage, "_utcnow", lambda: issued_at)
+        past.setattr(sas, "_utcnow", lambda: issued_at)
         upload = start_upload(client, user)
 
     response = put_bytes(upload, b"too late")

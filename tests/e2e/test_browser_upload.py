@@ -139,14 +139,14 @@ def test_signed_in_browser_uploads_a_photo_straight_to_storage_and_shows_its_thu
 ) -> None:
     from playwright.sync_api import expect
 
-    from shared.services import storage
+    from shared.services.storage import provisioning
 
     connection = azurite.connection_string
     host = start_local_host(
         env={"AZURE_STORAGE_CONNECTION_STRING": connection, "UploadsStorage": connection}
     )
     # The page's origin is the local host's, on a port chosen at start.
-    storage.configure_cors([*DEV_ORIGINS, host.base_url], connection_string=connection)
+    provisioning.configure_cors([*DEV_ORIGINS, host.base_url], connection_string=connection)
     register_user(host)
     photo = write_jpeg_with_exif(tmp_path)
     photo_bytes = photo.read_bytes()

@@ -29,12 +29,12 @@ def main(connection_string: str) -> None:
         span_processors=[SimpleSpanProcessor(spans)],
         log_record_processors=[SimpleLogRecordProcessor(logs)],
     )
-    from shared.services import storage
+    from shared.services.storage import provisioning, sas
     from shared.services.upload_processing import process_blob
     from tests import media_samples
     from tests.api.client import ApiClient
 
-    storage.ensure_containers(connection_string=connection_string)
+    provisioning.ensure_containers(connection_string=connection_string)
     client = ApiClient()
     password = "a telemetry passphrase of 2026"
     assert (
@@ -61,7 +61,7 @@ def main(connection_string: str) -> None:
     )
     assert put.status_code == 201, put.text
     logging.getLogger("probe").warning("processing %s", upload["id"])
-    blob_name = storage.upload_blob_name(upload["owner_id"], upload["id"])
+    blob_name = sas.upload_blob_name(upload["owner_id"], upload["id"])
     with telemetry.span("probe.process"):
         logging.getLogger("probe").warning("inside the processor span")
         process_blob(blob_name)

@@ -130,3 +130,17 @@ def test_the_rule_itself(importer: str, imported: str, allowed: bool) -> None:
     assert mine is not None
     assert theirs is not None
     assert (theirs >= mine) is allowed
+
+
+def test_blob_storage_needs_nothing_of_the_app_but_its_settings() -> None:
+    # The storage package is a client layer the services share, like shared.db: it must
+    # never reach up into services, repositories or the HTTP layer.
+    package = "shared.services.storage"
+    reached = {
+        imported
+        for importer, imported_set in import_graph().items()
+        if importer == package or importer.startswith(package + ".")
+        for imported in imported_set
+        if imported != package and not imported.startswith(package + ".")
+    }
+    assert reached == {"shared.config"}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import os
 import secrets
 from collections.abc import Iterator
@@ -17,6 +16,7 @@ from azure.storage.blob import BlobClient, BlobServiceClient
 
 from shared.config import Settings, reset_settings
 from shared.services import storage
+from shared.services.storage import clients, provisioning, sas
 from tests.azurite_server import (
     FakeEntraCredential,
     HttpsAzurite,
@@ -41,9 +41,9 @@ def settings(module_azurite: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[S
         AZURE_STORAGE_CONNECTION_STRING=module_azurite,
         **own_containers(),
     )
-    storage.ensure_containers()
+    provisioning.ensure_containers()
     yield configured
-    storage.reset_storage_clients()
+    clients.reset_storage_clients()
     reset_settings()
 
 
@@ -61,10 +61,10 @@ def _put(url: str, data: bytes, headers: dict[str, str]) -> requests.Response:
     return requests.put(url, data=data, headers=headers, timeout=TIMEOUT)
 
 
-def _upload_target(**overrides: str) -> storage.UploadTarget:
+def _upload_target(**overrides: str) -> sas.UploadTarget:
     ids = {"owner_id": "owner1", "upload_id": secrets.token_hex(8), "content_type": "image/png"}
     values = {**ids, **overrides}
-    return storage.upload_sas(
+    return sas.upload_sas(
         owner_id=values["owner_id"],
         upload_id=values["upload_id"],
         content_type=values["content_type"],
@@ -133,7 +133,7 @@ def test_upload_url_expiry_follows_the_configured_ttl(
 ) -> None:
     change_settings(monkeypatch, UPLOAD_URL_TTL_SECONDS="120")
     issued_at = datetime(2030, 1, 2, 3, 4, 5, tzinfo=UTC)
-    monkeypatch.setattr(storage, "_utcnow", lambda: issued_at)
+    monkeypatch.setattr(sas, "_utcnow", lambda: issued_at)
 
     target = _upload_target()
 
@@ -145,7 +145,7 @@ def test_upload_url_expiry_follows_the_configured_ttl(
 def test_expired_upload_url_is_refused(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
     # Issue the URL "in the past" so it is already expired, instead of sleeping.
     issued_at = datetime.now(UTC) - timedelta(seconds=settings.UPLOAD_URL_TTL_SECONDS + 60)
-    monkeypatch.setattr(storage, "_utcnow", lambda: issued_at)
+    monkeypatch.setattr(sas, "_utcnow", lambda: issued_at)
     target = _upload_target()
 
     response = _put(target.url, b"late", target.headers)
@@ -172,7 +172,7 @@ def test_production_upload_url_works_over_https_only(
 @pytest.mark.azurite
 def test_read_url_reads_the_blob_but_cannot_change_it(settings: Settings) -> None:
     storage.upload_bytes(settings.THUMBNAILS_CONTAINER, "o/u.webp", b"thumb", "image/webp")
-    url = storage.read_sas_url(container=settings.THUMBNAILS_CONTAINER, blob_name="o/u.webp")
+    url = sas.read_sas_url(container=settings.THUMBNAILS_CONTAINER, blob_name="o/u.webp")
 
     read = requests.get(url, timeout=TIMEOUT)
     write = _put(url, b"defaced", {"x-ms-blob-type": "BlockBlob"})
@@ -185,12 +185,12 @@ def test_read_url_reads_the_blob_but_cannot_change_it(settings: Settings) -> Non
 
 def test_read_url_lifetime_is_bounded() -> None:
     with pytest.raises(ValueError, match="minutes"):
-        storage.read_sas_url(container="thumbnails", blob_name="o/u", minutes=24 * 60)
+        sas.read_sas_url(container="thumbnails", blob_name="o/u", minutes=24 * 60)
 
 
 @pytest.mark.azurite
 def test_cors_lets_the_dev_origin_put_and_refuses_a_foreign_origin(settings: Settings) -> None:
-    storage.configure_cors([DEV_ORIGIN])
+    provisioning.configure_cors([DEV_ORIGIN])
     target = _upload_target()
 
     def preflight(origin: str) -> requests.Response:
@@ -218,15 +218,15 @@ def test_configure_cors_is_refused_in_production(
 ) -> None:
     change_settings(monkeypatch, **_production_env())
     with pytest.raises(RuntimeError, match="infra"):
-        storage.configure_cors([DEV_ORIGIN])
+        provisioning.configure_cors([DEV_ORIGIN])
 
 
 @pytest.mark.azurite
 def test_ensure_containers_is_idempotent_and_keeps_blobs(settings: Settings) -> None:
     storage.upload_bytes(settings.QUARANTINE_CONTAINER, "o/kept", b"evidence", "text/plain")
 
-    storage.ensure_containers()
-    storage.ensure_containers()
+    provisioning.ensure_containers()
+    provisioning.ensure_containers()
 
     for container in (settings.UPLOADS_CONTAINER, settings.THUMBNAILS_CONTAINER):
         assert list(storage.list_blobs(container)) == []
@@ -300,60 +300,26 @@ def test_iter_blob_chunks_refuses_a_stale_etag(settings: Settings) -> None:
 
 
 @pytest.mark.azurite
-def test_download_to_file_writes_the_whole_blob(settings: Settings) -> None:
-    data = os.urandom(5 * MIB)
-    etag = storage.upload_bytes(settings.UPLOADS_CONTAINER, "o/file", data, "application/pdf")
-    sink = io.BytesIO()
-
-    written = storage.download_to_file(settings.UPLOADS_CONTAINER, "o/file", sink, etag=etag)
-
-    assert written == len(data)
-    assert sink.getvalue() == data
-
-
-@pytest.mark.azurite
-def test_upload_file_stores_a_local_file(settings: Settings, tmp_path: Path) -> None:
-    path = tmp_path / "thumb.webp"
-    path.write_bytes(b"webp data")
-
-    storage.upload_file(settings.THUMBNAILS_CONTAINER, "o/t.webp", path, "image/webp")
-
-    info = storage.blob_properties(settings.THUMBNAILS_CONTAINER, "o/t.webp")
-    assert (info.size, info.content_type) == (9, "image/webp")
-
-
-@pytest.mark.azurite
-def test_blob_is_served_with_the_headers_set_by_processing(settings: Settings) -> None:
-    etag = storage.upload_bytes(settings.UPLOADS_CONTAINER, "o/doc", b"%PDF-1.7", "text/plain")
+def test_a_written_file_is_served_with_its_type_and_disposition(
+    settings: Settings, tmp_path: Path
+) -> None:
+    path = tmp_path / "report.pdf"
+    path.write_bytes(b"%PDF-1.7 body")
     disposition = "attachment; filename*=UTF-8''report.pdf"
 
-    storage.set_blob_http_headers(
-        settings.UPLOADS_CONTAINER,
+    storage.write_file(
+        settings.THUMBNAILS_CONTAINER,
         "o/doc",
+        path,
         content_type="application/pdf",
         content_disposition=disposition,
-        etag=etag,
     )
-    url = storage.read_sas_url(container=settings.UPLOADS_CONTAINER, blob_name="o/doc")
+    url = sas.read_sas_url(container=settings.THUMBNAILS_CONTAINER, blob_name="o/doc")
     served = requests.get(url, timeout=TIMEOUT)
 
+    assert served.content == b"%PDF-1.7 body"
     assert served.headers["Content-Type"] == "application/pdf"
     assert served.headers["Content-Disposition"] == disposition
-
-
-@pytest.mark.azurite
-def test_set_blob_http_headers_refuses_a_replaced_blob(settings: Settings) -> None:
-    stale = storage.upload_bytes(settings.UPLOADS_CONTAINER, "o/h", b"one", "text/plain")
-    storage.upload_bytes(settings.UPLOADS_CONTAINER, "o/h", b"two", "text/plain")
-
-    with pytest.raises(storage.BlobChanged):
-        storage.set_blob_http_headers(
-            settings.UPLOADS_CONTAINER,
-            "o/h",
-            content_type="image/png",
-            content_disposition="attachment",
-            etag=stale,
-        )
 
 
 @pytest.mark.azurite
@@ -376,7 +342,7 @@ def test_list_blobs_yields_names_and_etags_under_a_prefix(settings: Settings) ->
 
 @pytest.mark.azurite
 def test_ping_measures_a_round_trip(settings: Settings) -> None:
-    assert storage.ping() >= 0.0
+    assert clients.ping() >= 0.0
 
 
 @pytest.mark.azurite
@@ -386,7 +352,7 @@ def test_ping_fails_when_the_uploads_container_is_missing(
     change_settings(monkeypatch, UPLOADS_CONTAINER="never-created")
 
     with pytest.raises(storage.StorageUnavailable, match="container"):
-        storage.ping()
+        clients.ping()
 
 
 @pytest.mark.parametrize(
@@ -395,12 +361,12 @@ def test_ping_fails_when_the_uploads_container_is_missing(
 )
 def test_upload_url_refuses_unsafe_ids(owner_id: str, upload_id: str) -> None:
     with pytest.raises(ValueError, match="_id"):
-        storage.upload_sas(owner_id=owner_id, upload_id=upload_id, content_type="image/png")
+        sas.upload_sas(owner_id=owner_id, upload_id=upload_id, content_type="image/png")
 
 
 def test_upload_url_refuses_a_content_type_that_breaks_headers() -> None:
     with pytest.raises(ValueError, match="content_type"):
-        storage.upload_sas(owner_id="o1", upload_id="u1", content_type="image/png\r\nX-Evil: 1")
+        sas.upload_sas(owner_id="o1", upload_id="u1", content_type="image/png\r\nX-Evil: 1")
 
 
 @pytest.fixture
@@ -412,7 +378,7 @@ def unreachable_storage(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         monkeypatch, AZURE_STORAGE_CONNECTION_STRING=azurite_connection_string(free_port())
     )
     yield
-    storage.reset_storage_clients()
+    clients.reset_storage_clients()
     reset_settings()
 
 
@@ -420,7 +386,7 @@ def test_unreachable_storage_is_reported_unavailable_without_secrets(
     unreachable_storage: None,
 ) -> None:
     with pytest.raises(storage.StorageUnavailable) as caught:
-        storage.ping()
+        clients.ping()
 
     assert "AccountKey" not in str(caught.value)
     assert "Eby8vdM02" not in str(caught.value)
@@ -430,10 +396,10 @@ def test_unconfigured_storage_is_reported_unavailable(monkeypatch: pytest.Monkey
     monkeypatch.delenv("AZURE_STORAGE_ACCOUNT_URL", raising=False)
     change_settings(monkeypatch, AZURE_STORAGE_CONNECTION_STRING="")
 
-    assert storage.storage_configured() is False
+    assert clients.storage_configured() is False
     with pytest.raises(storage.StorageNotConfigured):
-        storage.ping()
-    storage.reset_storage_clients()
+        clients.ping()
+    clients.reset_storage_clients()
     reset_settings()
 
 
@@ -452,7 +418,7 @@ def production_settings(
 ) -> Iterator[Settings]:
     """Production settings on an account reached with Entra tokens only (no key)."""
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(https_azurite.ca_bundle))
-    monkeypatch.setattr(storage, "_default_credential", FakeEntraCredential)
+    monkeypatch.setattr(clients, "_default_credential", FakeEntraCredential)
     configured = change_settings(
         monkeypatch,
         **_production_env(
@@ -461,9 +427,9 @@ def production_settings(
             **own_containers(),
         ),
     )
-    storage.ensure_containers()
+    provisioning.ensure_containers()
     yield configured
-    storage.reset_storage_clients()
+    clients.reset_storage_clients()
     reset_settings()
 
 
@@ -522,12 +488,12 @@ def test_production_read_url_serves_the_blob(
     production_settings: Settings, https_azurite: HttpsAzurite
 ) -> None:
     storage.upload_bytes(production_settings.THUMBNAILS_CONTAINER, "o/t", b"thumb", "image/webp")
-    url = storage.read_sas_url(container=production_settings.THUMBNAILS_CONTAINER, blob_name="o/t")
+    url = sas.read_sas_url(container=production_settings.THUMBNAILS_CONTAINER, blob_name="o/t")
 
     served = requests.get(url, timeout=TIMEOUT, verify=str(https_azurite.ca_bundle))
 
     assert (served.status_code, served.content) == (200, b"thumb")
-    assert storage.ping() >= 0.0
+    assert clients.ping() >= 0.0
 
 
 @pytest.mark.azurite
@@ -559,13 +525,13 @@ def test_user_delegation_key_is_reused_until_an_hour_before_it_expires(
 
     monkeypatch.setattr(BlobServiceClient, "get_user_delegation_key", counting)
     now = datetime.now(UTC)
-    monkeypatch.setattr(storage, "_utcnow", lambda: now)
+    monkeypatch.setattr(sas, "_utcnow", lambda: now)
     _upload_target()
     _upload_target()
-    monkeypatch.setattr(storage, "_utcnow", lambda: now + timedelta(hours=22, minutes=30))
+    monkeypatch.setattr(sas, "_utcnow", lambda: now + timedelta(hours=22, minutes=30))
     _upload_target()
-    monkeypatch.setattr(storage, "_utcnow", lambda: now + timedelta(hours=23, minutes=30))
+    monkeypatch.setattr(sas, "_utcnow", lambda: now + timedelta(hours=23, minutes=30))
     _upload_target()
 
     assert len(requested) == 2
-    assert requested[0] - now == storage.DELEGATION_KEY_LIFETIME
+    assert requested[0] - now == sas.DELEGATION_KEY_LIFETIME
