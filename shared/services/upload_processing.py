@@ -165,7 +165,7 @@ def process_blob(
     etag = _quoted(etag)
     record = _record_for(name)
     if record is None:
-        return _quarantine_unknown(name, etag, settings)
+        return _quarantine_stray(name, etag, settings)
     if etag is None:
         try:
             etag = storage.blob_properties(settings.UPLOADS_CONTAINER, name).etag
@@ -176,7 +176,7 @@ def process_blob(
             _discard_uploaded(name, etag, settings)  # a retried clean-up (see below)
         return _outcome(name, Result.DUPLICATE, record, etag)
     if record["status"] in upload_records.TERMINAL_STATUSES:
-        return _quarantine_unexpected_version(record, etag, settings)
+        return _quarantine_stray(name, etag, settings, record=record)
     job = _claim(record, etag, attempt=attempt, max_attempts=max_attempts, settings=settings)
     if isinstance(job, ProcessingOutcome):
         return job
@@ -195,10 +195,10 @@ def _discard_uploaded(name: str, etag: str, settings: Settings) -> None:
 
 
 def _record_for(name: str) -> UploadRecord | None:
-    match = _BLOB_NAME.fullmatch(name)
-    if match is None:
+    owner_id, upload_id = _ids_in(name)
+    if owner_id is None or upload_id is None:
         return None
-    return upload_records.find_by_id(ObjectId(match["upload_id"]), owner_id=match["owner_id"])
+    return upload_records.find_by_id(ObjectId(upload_id), owner_id=owner_id)
 
 
 @telemetry.traced("upload.claim")
@@ -457,61 +457,41 @@ def _fail(job: _Job, error: str) -> ProcessingOutcome:
     return _outcome(job.name, Result.FAILED, finished, job.etag)
 
 
-def _quarantine_unknown(name: str, etag: str | None, settings: Settings) -> ProcessingOutcome:
-    """A blob no upload record accounts for: keep it aside, never serve or drop it."""
-    try:
-        info = storage.blob_properties(settings.UPLOADS_CONTAINER, name)
-    except storage.BlobNotFound:
-        return ProcessingOutcome(name, Result.GONE, etag=etag)
-    if etag is not None and info.etag != etag:
-        return ProcessingOutcome(name, Result.SUPERSEDED, etag=etag)
-    target = _free_quarantine_name(name, settings)
-    storage.move_blob(settings.UPLOADS_CONTAINER, name, settings.QUARANTINE_CONTAINER, target)
-    rejection = _Rejection(RejectionReason.UNKNOWN_UPLOAD, details={"size": info.size})
-    match = _BLOB_NAME.fullmatch(name)
-    if match:  # kept on the owner's account: an upload URL must never store bytes for free
-        user_records.hold_orphan_bytes(match["owner_id"], info.size)
-    _audit_rejection(
-        name,
-        info.etag,
-        rejection,
-        upload_id=match["upload_id"] if match else None,
-        owner_id=match["owner_id"] if match else None,
-        quarantined_as=target,
-    )
-    return ProcessingOutcome(
-        name, Result.REJECTED, etag=info.etag, rejection_reason=RejectionReason.UNKNOWN_UPLOAD
-    )
-
-
-def _quarantine_unexpected_version(
-    record: UploadRecord, etag: str, settings: Settings
+def _quarantine_stray(
+    name: str, etag: str | None, settings: Settings, *, record: UploadRecord | None = None
 ) -> ProcessingOutcome:
-    """A new version of a settled upload (re-created after quarantine, or overwritten)."""
-    name: str = record["blob_name"]
+    """A blob version nothing accounts for: keep it aside, never serve or drop it.
+
+    Either no upload record matches the name (``record`` None), or ``record`` is settled
+    and this is a new version of its blob (re-created after quarantine, or overwritten).
+    Either way the bytes count against the owner's quota while they are kept.
+    """
     try:
         info = storage.blob_properties(settings.UPLOADS_CONTAINER, name)
     except storage.BlobNotFound:
         return _outcome(name, Result.GONE, record, etag)
-    if info.etag != etag:
+    if etag is not None and info.etag != etag:
         return _outcome(name, Result.SUPERSEDED, record, etag)
     target = _free_quarantine_name(name, settings)
     storage.move_blob(settings.UPLOADS_CONTAINER, name, settings.QUARANTINE_CONTAINER, target)
-    # Kept in quarantine on the owner's account: it counts against their quota.
-    upload_records.remember_etag(record["_id"], etag, quarantined_bytes=info.size)
-    rejection = _Rejection(
-        RejectionReason.UNKNOWN_UPLOAD,
-        details={"size": info.size, "unexpected_version": True, "status": record["status"]},
-    )
+    details: dict[str, Any] = {"size": info.size}
+    owner_id, upload_id = _ids_in(name)
+    if record is not None:
+        upload_records.remember_etag(record["_id"], info.etag, quarantined_bytes=info.size)
+        details |= {"unexpected_version": True, "status": record["status"]}
+    elif owner_id is not None:  # an upload URL must never store bytes for free
+        user_records.hold_orphan_bytes(owner_id, info.size)
+    rejection = _Rejection(RejectionReason.UNKNOWN_UPLOAD, details=details)
     _audit_rejection(
-        name,
-        etag,
-        rejection,
-        upload_id=str(record["_id"]),
-        owner_id=record["owner_id"],
-        quarantined_as=target,
+        name, info.etag, rejection, upload_id=upload_id, owner_id=owner_id, quarantined_as=target
     )
-    return _outcome(name, Result.REJECTED, record, etag, RejectionReason.UNKNOWN_UPLOAD)
+    return _outcome(name, Result.REJECTED, record, info.etag, RejectionReason.UNKNOWN_UPLOAD)
+
+
+def _ids_in(name: str) -> tuple[str | None, str | None]:
+    """The owner and upload ids a server-issued blob name carries (None: not one of ours)."""
+    match = _BLOB_NAME.fullmatch(name)
+    return (match["owner_id"], match["upload_id"]) if match else (None, None)
 
 
 def _free_quarantine_name(name: str, settings: Settings) -> str:
@@ -576,10 +556,12 @@ def _rejection_from(document: StoredRejection) -> _Rejection:
 def _outcome(
     name: str,
     result: Result,
-    record: UploadRecord,
+    record: UploadRecord | None,
     etag: str | None = None,
     reason: RejectionReason | None = None,
 ) -> ProcessingOutcome:
+    if record is None:  # a blob no upload record accounts for
+        return ProcessingOutcome(name, result, None, etag, reason)
     if reason is None and record.get("rejection_reason") and result is Result.DUPLICATE:
         reason = RejectionReason(record["rejection_reason"])
     return ProcessingOutcome(name, result, str(record["_id"]), etag, reason)
