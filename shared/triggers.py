@@ -29,10 +29,13 @@ MODEL_BINDING_DATA = "model_binding_data"
 
 
 class BlobReference(SdkType):  # type: ignore[misc]
-    """Which blob fired the trigger; ``etag`` pins one version when the caller knows it.
+    """Which blob fired the trigger; ``etag`` pins the version the host fired for.
 
-    The host's trigger metadata is not trusted for the ETag: the processor pins every
-    read to the version it finds, which is what idempotency per version needs.
+    The host reads the blob's properties to fire the trigger and passes them as the
+    ``Properties`` trigger metadata; their ETag lets the processor skip a version it
+    already handled without a storage call, and read the properties of a new one once.
+    If the blob changed since, every read pinned to that ETag fails and the newer
+    version's own event handles it. Without an ETag the processor reads the current one.
     """
 
     def __init__(self, *, container: str, name: str, etag: str | None = None) -> None:
@@ -75,4 +78,21 @@ class BlobReferenceConverter(InConverter, binding="blob", trigger="blobTrigger")
         return BlobReference(
             container=str(content["ContainerName"]),
             name=str(content["BlobName"]),
+            etag=announced_etag(trigger_metadata),
         )
+
+
+def announced_etag(trigger_metadata: Mapping[str, Any] | None) -> str | None:
+    """The ETag in the host's ``Properties`` trigger metadata (JSON); None if unreadable."""
+    properties: Any = (trigger_metadata or {}).get("Properties")  # a Datum, if sent
+    if getattr(properties, "type", None) != "json":
+        return None
+    try:
+        parsed = json.loads(properties.value)
+    except (TypeError, ValueError):
+        return None
+    if not isinstance(parsed, dict):
+        return None
+    # .NET's BlobProperties serialises it as "ETag"; accept the other spellings in use.
+    etag = next((parsed[key] for key in ("ETag", "Etag", "eTag", "etag") if key in parsed), None)
+    return etag if isinstance(etag, str) and etag.strip('"') else None

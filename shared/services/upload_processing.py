@@ -99,6 +99,7 @@ class _Job:
     attempts: int
     max_attempts: int
     settings: Settings
+    info: storage.BlobInfo | None  # the version's properties, if read before the claim
 
     @property
     def upload_id(self) -> ObjectId:
@@ -166,18 +167,22 @@ def process_blob(
     record = _record_for(name)
     if record is None:
         return _quarantine_stray(name, etag, settings)
+    # The blob's properties are read at most once per delivery and passed on: here when
+    # the trigger gave no ETag, otherwise by the step that first needs the size.
+    info: storage.BlobInfo | None = None
     if etag is None:
         try:
-            etag = storage.blob_properties(settings.UPLOADS_CONTAINER, name).etag
+            info = storage.blob_properties(settings.UPLOADS_CONTAINER, name)
         except storage.BlobNotFound:
             return _outcome(name, Result.GONE, record)
+        etag = info.etag
     if etag in record.get("processed_etags", []):
         if record["status"] == upload_records.READY and record.get(upload_records.STORED_IN_FILES):
             _discard_uploaded(name, etag, settings)  # a retried clean-up (see below)
         return _outcome(name, Result.DUPLICATE, record, etag)
     if record["status"] in upload_records.TERMINAL_STATUSES:
-        return _quarantine_stray(name, etag, settings, record=record)
-    job = _claim(record, etag, attempt=attempt, max_attempts=max_attempts, settings=settings)
+        return _quarantine_stray(name, etag, settings, record=record, info=info)
+    job = _claim(record, etag, info, attempt=attempt, max_attempts=max_attempts, settings=settings)
     if isinstance(job, ProcessingOutcome):
         return job
     outcome = _run(job)
@@ -203,7 +208,13 @@ def _record_for(name: str) -> UploadRecord | None:
 
 @telemetry.traced("upload.claim")
 def _claim(
-    record: UploadRecord, etag: str, *, attempt: int, max_attempts: int, settings: Settings
+    record: UploadRecord,
+    etag: str,
+    info: storage.BlobInfo | None,
+    *,
+    attempt: int,
+    max_attempts: int,
+    settings: Settings,
 ) -> _Job | ProcessingOutcome:
     """Take the record for this version, or say why this delivery has nothing to do."""
     processing = record.get("processing", {})
@@ -220,7 +231,7 @@ def _claim(
         lease_until=clock.now() + LEASE,
     )
     if claimed is not None:
-        return _Job(claimed, claim, etag, attempts, max_attempts, settings)
+        return _Job(claimed, claim, etag, attempts, max_attempts, settings, info)
     # Someone changed the record since we read it: decide again on its new state.
     current = upload_records.find_by_id(record["_id"])
     name = record["blob_name"]
@@ -279,7 +290,7 @@ def _process(job: _Job) -> ProcessingOutcome:
     declared_type: str = job.record["content_type"]
     if declared_type not in supported_types(settings):
         raise _Rejected(_Rejection(RejectionReason.UNSUPPORTED_TYPE))
-    info = storage.blob_properties(settings.UPLOADS_CONTAINER, job.name)
+    info = job.info or storage.blob_properties(settings.UPLOADS_CONTAINER, job.name)
     if info.etag != job.etag:
         raise storage.BlobChanged("the blob was replaced after the event")
     if info.size > settings.UPLOAD_MAX_BYTES:
@@ -292,7 +303,7 @@ def _process(job: _Job) -> ProcessingOutcome:
             )
         )
     with tempfile.TemporaryDirectory(prefix="upload-") as workdir:
-        received = _receive(job, Path(workdir))
+        received = _receive(job, info, Path(workdir))
         facts: dict[str, Any] = {"sha256": received.sha256, "scan": received.scan}
         if received.signature is not None:
             raise _Rejected(
@@ -323,7 +334,7 @@ def _process(job: _Job) -> ProcessingOutcome:
 
 
 @telemetry.traced("upload.receive")
-def _receive(job: _Job, workdir: Path) -> _Received:
+def _receive(job: _Job, info: storage.BlobInfo, workdir: Path) -> _Received:
     """Stream the pinned blob version to disk once: hashing, sniff head and virus scan."""
     path = workdir / "original"
     digest = hashlib.sha256()
@@ -331,7 +342,7 @@ def _receive(job: _Job, workdir: Path) -> _Received:
 
     def chunks(out: Any) -> Iterator[bytes]:
         for chunk in storage.iter_blob_chunks(
-            job.settings.UPLOADS_CONTAINER, job.name, etag=job.etag
+            job.settings.UPLOADS_CONTAINER, job.name, etag=job.etag, size=info.size
         ):
             out.write(chunk)
             digest.update(chunk)
@@ -458,16 +469,22 @@ def _fail(job: _Job, error: str) -> ProcessingOutcome:
 
 
 def _quarantine_stray(
-    name: str, etag: str | None, settings: Settings, *, record: UploadRecord | None = None
+    name: str,
+    etag: str | None,
+    settings: Settings,
+    *,
+    record: UploadRecord | None = None,
+    info: storage.BlobInfo | None = None,
 ) -> ProcessingOutcome:
     """A blob version nothing accounts for: keep it aside, never serve or drop it.
 
     Either no upload record matches the name (``record`` None), or ``record`` is settled
     and this is a new version of its blob (re-created after quarantine, or overwritten).
     Either way the bytes count against the owner's quota while they are kept.
+    ``info`` is the version's properties if this delivery has read them already.
     """
     try:
-        info = storage.blob_properties(settings.UPLOADS_CONTAINER, name)
+        info = info or storage.blob_properties(settings.UPLOADS_CONTAINER, name)
     except storage.BlobNotFound:
         return _outcome(name, Result.GONE, record, etag)
     if etag is not None and info.etag != etag:

@@ -17,6 +17,8 @@ from urllib.parse import quote
 
 import pytest
 import requests
+from azure.storage.blob import BlobClient
+from azurefunctions.extensions.base import get_binding_registry  # type: ignore[import-untyped]
 from bson import ObjectId
 from PIL import Image, ImageOps
 
@@ -43,6 +45,7 @@ from tests.api.uploads_support import (
 from tests.clamd_server import eicar_test_file, running_clamd
 from tests.loopback import free_port
 from tests.storage_support import change_settings
+from tests.unit.test_blob_trigger import blob_properties_metadata, model_binding_data
 
 pytestmark = pytest.mark.azurite
 
@@ -603,6 +606,74 @@ def test_without_clamd_url_the_scan_is_skipped(
 
     assert process(upload).result is Result.READY
     assert stored_record(upload)["scan"] == "skipped"
+
+
+# --- one read of the blob's properties per delivery ------------------------------------
+
+
+def count_property_reads(monkeypatch: pytest.MonkeyPatch, container: str, name: str) -> list[str]:
+    """Record every Get Blob Properties request sent to Azurite for ``container/name``."""
+    reads: list[str] = []
+    original = BlobClient.get_blob_properties
+
+    def counting(self: BlobClient, **kwargs: Any) -> Any:
+        if (self.container_name, self.blob_name) == (container, name):
+            reads.append(name)
+        return original(self, **kwargs)
+
+    monkeypatch.setattr(BlobClient, "get_blob_properties", counting)
+    return reads
+
+
+@pytest.mark.parametrize("announced", [True, False], ids=["etag-announced", "no-etag"])
+def test_a_delivery_reads_the_blob_properties_once(
+    client: ApiClient,
+    user: Account,
+    azurite_storage: Settings,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    announced: bool,
+) -> None:
+    upload = upload_file(client, user, media_samples.write_png(tmp_path), content_type="image/png")
+    name = blob_name(upload)
+    # The ETag as a listing gives it, like the local host's trigger: no properties read.
+    [listed] = storage.list_blobs(azurite_storage.UPLOADS_CONTAINER, prefix=name)
+    reads = count_property_reads(monkeypatch, azurite_storage.UPLOADS_CONTAINER, name)
+
+    outcome = process(upload, etag=listed.etag if announced else None)
+
+    assert outcome.result is Result.READY
+    assert len(reads) == 1
+
+
+def test_the_trigger_passes_the_hosts_etag_so_a_redelivery_reads_nothing(
+    client: ApiClient,
+    user: Account,
+    azurite_storage: Settings,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    upload = upload_file(client, user, media_samples.write_png(tmp_path), content_type="image/png")
+    name = blob_name(upload)
+    [listed] = storage.list_blobs(azurite_storage.UPLOADS_CONTAINER, prefix=name)
+    # What the host sends: the blob's coordinates, and its properties as trigger metadata.
+    reference = (
+        get_binding_registry()
+        .get("blobTrigger")
+        .decode(
+            model_binding_data(azurite_storage.UPLOADS_CONTAINER, name),
+            trigger_metadata=blob_properties_metadata({"ETag": listed.etag, "ContentLength": 1}),
+            pytype=BlobReference,
+        )
+    )
+    reads = count_property_reads(monkeypatch, azurite_storage.UPLOADS_CONTAINER, name)
+
+    process_upload(reference)
+    after_first = len(reads)
+    process_upload(reference)  # at-least-once delivery: the same event again
+
+    assert get_upload(client, user, upload)["status"] == "ready"
+    assert (after_first, len(reads)) == (1, 1)
 
 
 # --- what the upload URL can create beside the blob ------------------------------------

@@ -467,6 +467,7 @@ def test_an_uploaded_picture_is_processed_by_the_blob_trigger(
     )
     with urllib.request.urlopen(put, timeout=30) as stored:
         assert stored.status == 201
+        etag = stored.headers["ETag"]
 
     # What the host sends for a trigger parameter that supports deferred binding.
     container, blob_name = urlsplit(instructions["url"]).path.split("/", 3)[2:]
@@ -480,18 +481,29 @@ def test_an_uploaded_picture_is_processed_by_the_blob_trigger(
         "content_type": "application/json",
         "content": base64.b64encode(json.dumps(reference).encode()).decode(),
     }
-    trigger_metadata = {
-        "BlobTrigger": {"string": f"{container}/{blob_name}"},
-        "Uri": {"string": instructions["url"].split("?", 1)[0]},
-        "name": {"string": blob_name},
-    }
-    reply = host.invoke(
-        processor["function_id"],
-        processor["bindings"][0]["name"],
-        {"model_binding_data": model_binding_data},
-        trigger_metadata,
-    )
-    assert "return_value" not in reply
+
+    def deliver(announced_etag: str) -> None:
+        properties = {"ETag": announced_etag, "ContentLength": len(picture)}
+        trigger_metadata = {
+            "BlobTrigger": {"string": f"{container}/{blob_name}"},
+            "Uri": {"string": instructions["url"].split("?", 1)[0]},
+            "Properties": {"json": json.dumps(properties)},
+            "name": {"string": blob_name},
+        }
+        reply = host.invoke(
+            processor["function_id"],
+            processor["bindings"][0]["name"],
+            {"model_binding_data": model_binding_data},
+            trigger_metadata,
+        )
+        assert "return_value" not in reply
+
+    # The worker hands the Properties metadata to the converter: an event announcing a
+    # version the blob no longer has changes nothing; the one for its version processes it.
+    deliver('"0x8D0000000000000"')
+    before = host.request("GET", f"/api/v1/uploads/{upload['id']}", token=token)
+    assert before.json()["status"] not in ("ready", "rejected"), before.body
+    deliver(etag)
 
     after = host.request("GET", f"/api/v1/uploads/{upload['id']}", token=token)
     assert after.status == 200, "GET /uploads/{id} must reach its function"

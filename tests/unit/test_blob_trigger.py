@@ -84,6 +84,48 @@ def test_model_binding_data_becomes_a_blob_reference_without_reading_the_blob() 
     assert (reference.container, reference.name, reference.etag) == ("uploads", name, None)
 
 
+def blob_properties_metadata(properties: object) -> dict[str, Datum]:
+    """The ``Properties`` trigger metadata the host sends with a blob trigger (JSON)."""
+    return {"Properties": Datum(value=json.dumps(properties), type="json")}
+
+
+@pytest.mark.parametrize("etag", ['"0x8DC0FFEE1234567"', "0x8DC0FFEE1234567"])
+def test_the_etag_the_host_fired_for_reaches_the_processor(etag: str) -> None:
+    converter = get_binding_registry().get("blobTrigger")
+    metadata = blob_properties_metadata({"ETag": etag, "ContentLength": 10, "BlobType": 0})
+
+    reference = converter.decode(
+        model_binding_data("uploads", "o/u"), trigger_metadata=metadata, pytype=BlobReference
+    )
+
+    assert reference.etag == etag
+
+
+@pytest.mark.parametrize(
+    "metadata",
+    [
+        {},
+        blob_properties_metadata({"ContentLength": 10}),
+        blob_properties_metadata({"ETag": {}}),  # a serialiser that lost the value
+        blob_properties_metadata({"ETag": '""'}),
+        blob_properties_metadata(["not", "an", "object"]),
+        {"Properties": Datum(value="{not json", type="json")},
+        {"Properties": Datum(value="ETag", type="string")},
+    ],
+    ids=["none", "no-etag", "etag-object", "empty-etag", "list", "bad-json", "not-json"],
+)
+def test_without_a_readable_etag_the_processor_reads_the_current_version(
+    metadata: dict[str, Datum],
+) -> None:
+    converter = get_binding_registry().get("blobTrigger")
+
+    reference = converter.decode(
+        model_binding_data("uploads", "o/u"), trigger_metadata=metadata, pytype=BlobReference
+    )
+
+    assert (reference.name, reference.etag) == ("o/u", None)
+
+
 def test_blob_content_pushed_by_the_host_is_refused_rather_than_buffered() -> None:
     converter = get_binding_registry().get("blobTrigger")
 

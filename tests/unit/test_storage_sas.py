@@ -300,6 +300,25 @@ def test_iter_blob_chunks_refuses_a_stale_etag(settings: Settings) -> None:
 
 
 @pytest.mark.azurite
+def test_iter_blob_chunks_with_a_known_version_streams_without_reading_properties(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    etag = storage.upload_bytes(settings.UPLOADS_CONTAINER, "o/known", b"0123456789", "x/y")
+    monkeypatch.setattr(BlobClient, "get_blob_properties", None)  # any call would fail
+
+    chunks = storage.iter_blob_chunks(
+        settings.UPLOADS_CONTAINER, "o/known", etag=etag, size=10, chunk_size=4
+    )
+
+    assert list(chunks) == [b"0123", b"4567", b"89"]
+
+
+def test_iter_blob_chunks_refuses_a_size_without_its_version() -> None:
+    with pytest.raises(ValueError, match="etag"):
+        list(storage.iter_blob_chunks("uploads", "o/u", size=10))
+
+
+@pytest.mark.azurite
 def test_a_written_file_is_served_with_its_type_and_disposition(
     settings: Settings, tmp_path: Path
 ) -> None:

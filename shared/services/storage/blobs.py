@@ -65,17 +65,26 @@ def iter_blob_chunks(
     name: str,
     *,
     etag: str | None = None,
+    size: int | None = None,
     chunk_size: int = CHUNK_SIZE,
 ) -> Iterator[bytes]:
-    """Stream a blob in ranged reads of ``chunk_size``, all pinned to one ETag."""
+    """Stream a blob in ranged reads of ``chunk_size``, all pinned to one ETag.
+
+    ``size`` is that of the ``etag`` version, when the caller has read it already: the
+    stream then starts without reading the blob's properties a second time.
+    """
     if chunk_size < 1:
         raise ValueError("chunk_size must be positive")
+    if size is not None and etag is None:
+        raise ValueError("size describes one version: pass its etag too")
     blob = blob_client(container, name)
     with translated_errors():
-        props = blob.get_blob_properties(**_pinned(etag))
-        pinned = _pinned(require_etag(props.etag))
-        for offset in range(0, props.size, chunk_size):
-            length = min(chunk_size, props.size - offset)
+        if etag is None or size is None:
+            props = blob.get_blob_properties(**_pinned(etag))
+            etag, size = require_etag(props.etag), props.size
+        pinned = _pinned(etag)
+        for offset in range(0, size, chunk_size):
+            length = min(chunk_size, size - offset)
             # One ranged GET per chunk keeps memory at chunk_size whatever the blob size;
             # the If-Match on each makes a concurrent overwrite fail instead of mixing.
             yield blob.download_blob(offset=offset, length=length, **pinned).readall()
