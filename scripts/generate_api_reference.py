@@ -123,7 +123,10 @@ once the upload is `ready` (the served file is a new blob in another container) 
 moved to quarantine when it is `rejected`; metadata sent with the upload is never served.
 Blocks staged but never committed are discarded by Blob Storage (after a week). A blob
 created again through a still-valid URL after processing is quarantined as
-`unknown_upload`.
+`unknown_upload`, on its owner's quota. Bytes put through a still-valid URL after the
+owner deleted their account have no one to be held for: processing deletes them at
+once, with their snapshots, and leaves an `upload.discarded` audit event with the
+reason (`owner_deleted`), the size and the owner's id.
 
 Quota (`UPLOAD_QUOTA_BYTES`): a pending upload counts its declared size while its
 pending window is open; once processed, what is really stored counts — the served file

@@ -20,7 +20,10 @@ For a new blob in the uploads container ``process_blob``:
 6. rejected blobs (snapshots dropped) move to the quarantine container, count
    against the owner's quota there and leave an ``upload.rejected`` audit event;
    transient failures raise for the host to retry, and the last attempt marks the
-   record ``failed``.
+   record ``failed``;
+7. a blob whose owner's account no longer exists (an upload URL used after the account
+   was deleted) is deleted at once with its snapshots and leaves an ``upload.discarded``
+   audit event: nothing an upload URL can create survives processing.
 """
 
 from __future__ import annotations
@@ -59,6 +62,7 @@ DEFAULT_MAX_ATTEMPTS = 5
 LEASE = timedelta(minutes=6)
 MAX_QUARANTINE_COPIES = 100
 THUMBNAIL_CONTENT_TYPE = "image/webp"
+DISCARDED_ACTION = "upload.discarded"
 _BLOB_NAME = re.compile(r"(?P<owner_id>[0-9a-f]{24})/(?P<upload_id>[0-9a-f]{24})")
 
 
@@ -72,6 +76,7 @@ class Result(StrEnum):
     IN_PROGRESS = "in_progress"  # another invocation holds a live lease on it
     SUPERSEDED = "superseded"  # the blob changed; the newer version has its own event
     GONE = "gone"  # the blob (or its record) was deleted meanwhile
+    DISCARDED = "discarded"  # its owner's account no longer exists: deleted, audited
 
 
 @dataclass(frozen=True)
@@ -489,10 +494,12 @@ def _quarantine_stray(
         return _outcome(name, Result.GONE, record, etag)
     if etag is not None and info.etag != etag:
         return _outcome(name, Result.SUPERSEDED, record, etag)
+    owner_id, upload_id = _ids_in(name)
+    if record is None and owner_id is not None and user_records.find_by_id(owner_id) is None:
+        return _discard_ownerless(name, info, settings, owner_id=owner_id, upload_id=upload_id)
     target = _free_quarantine_name(name, settings)
     storage.move_blob(settings.UPLOADS_CONTAINER, name, settings.QUARANTINE_CONTAINER, target)
     details: dict[str, Any] = {"size": info.size}
-    owner_id, upload_id = _ids_in(name)
     if record is not None:
         upload_records.remember_etag(record["_id"], info.etag, quarantined_bytes=info.size)
         details |= {"unexpected_version": True, "status": record["status"]}
@@ -503,6 +510,37 @@ def _quarantine_stray(
         name, info.etag, rejection, upload_id=upload_id, owner_id=owner_id, quarantined_as=target
     )
     return _outcome(name, Result.REJECTED, record, info.etag, RejectionReason.UNKNOWN_UPLOAD)
+
+
+def _discard_ownerless(
+    name: str,
+    info: storage.BlobInfo,
+    settings: Settings,
+    *,
+    owner_id: str,
+    upload_id: str | None,
+) -> ProcessingOutcome:
+    """Bytes PUT through an upload URL that outlived its owner's account: delete them now.
+
+    Quarantine would hold them on no one's quota until retention purged them; with the
+    account gone there is nobody to serve, review or charge them for.
+    """
+    try:
+        deleted = storage.delete_blob_version(settings.UPLOADS_CONTAINER, name, etag=info.etag)
+    except storage.BlobChanged:  # a newer version has its own event
+        return ProcessingOutcome(name, Result.SUPERSEDED, etag=info.etag)
+    if not deleted:  # another delivery got there first, and audited it
+        return ProcessingOutcome(name, Result.GONE, etag=info.etag)
+    details = {
+        "reason": "owner_deleted",
+        "blob_name": name,
+        "etag": info.etag,
+        "owner_id": owner_id,
+        "size": info.size,
+    }
+    audit.record(DISCARDED_ACTION, caller=SYSTEM, target_id=upload_id, details=details)
+    _log("processing.discarded", name, info.etag, reason="owner_deleted", size=info.size)
+    return ProcessingOutcome(name, Result.DISCARDED, etag=info.etag)
 
 
 def _ids_in(name: str) -> tuple[str | None, str | None]:

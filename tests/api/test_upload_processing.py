@@ -70,13 +70,15 @@ def get_upload(client: ApiClient, account: Account, upload: dict[str, Any]) -> d
     return body
 
 
-def rejection_events(client: ApiClient, admin: Account) -> list[dict[str, Any]]:
-    response = client.get(
-        "/api/v1/admin/audit-log?action=upload.rejected", token=admin.access_token
-    )
+def audit_events(client: ApiClient, admin: Account, action: str) -> list[dict[str, Any]]:
+    response = client.get(f"/api/v1/admin/audit-log?action={action}", token=admin.access_token)
     assert response.status == 200
     events: list[dict[str, Any]] = response.json["items"]
     return events
+
+
+def rejection_events(client: ApiClient, admin: Account) -> list[dict[str, Any]]:
+    return audit_events(client, admin, "upload.rejected")
 
 
 def stored_record(upload: dict[str, Any]) -> dict[str, Any]:
@@ -286,9 +288,9 @@ def test_type_no_longer_allowed_is_unsupported(
 
 
 def test_blob_without_a_record_is_quarantined_as_an_unknown_upload(
-    client: ApiClient, admin: Account, azurite_storage: Settings
+    client: ApiClient, admin: Account, user: Account, azurite_storage: Settings
 ) -> None:
-    name = f"{ObjectId()}/{ObjectId()}"
+    name = f"{user.id}/{ObjectId()}"
     storage.upload_bytes(azurite_storage.UPLOADS_CONTAINER, name, b"who sent this?", "image/png")
 
     outcome = process_blob(name)
@@ -690,6 +692,33 @@ def everything_under(container: str, name: str) -> list[tuple[str, str | None]]:
     client = clients.service().get_container_client(container)
     listed = client.list_blobs(name_starts_with=name, include=["snapshots"])
     return [(blob.name, blob.snapshot) for blob in listed]
+
+
+def test_bytes_put_after_the_owner_deleted_their_account_do_not_survive_processing(
+    client: ApiClient, admin: Account, user: Account, azurite_storage: Settings
+) -> None:
+    upload = start_upload(client, user, size_bytes=1000)
+    deleted = client.delete(
+        "/api/v1/users/me", json={"password": user.password}, token=user.access_token
+    )
+    assert deleted.status == 204
+    # The URL cannot be revoked: it still creates the blob, and a snapshot of it.
+    assert put_bytes(upload, b"\0" * 600_000).status_code == 201
+    take_snapshot(upload)
+    name = blob_name(upload)
+
+    outcome = process(upload)
+    again = process(upload)
+
+    assert (outcome.result, again.result) == (Result.DISCARDED, Result.GONE)
+    for container in (azurite_storage.UPLOADS_CONTAINER, azurite_storage.QUARANTINE_CONTAINER):
+        assert everything_under(container, name) == []
+    [event] = audit_events(client, admin, "upload.discarded")
+    assert event["target_id"] == upload["id"]
+    assert event["details"]["reason"] == "owner_deleted"
+    assert event["details"]["owner_id"] == user.id
+    assert event["details"]["size"] == 600_000
+    assert rejection_events(client, admin) == []
 
 
 @pytest.mark.parametrize("rejected", [False, True], ids=["ready", "rejected"])
