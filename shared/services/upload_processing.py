@@ -3,7 +3,7 @@
 For a new blob in the uploads container ``process_blob``:
 
 1. finds the record from the blob name (``{owner_id}/{upload_id}``); a blob without
-   one is quarantined as ``unknown_upload``;
+   one is quarantined as ``unknown_upload`` (or deleted, see 7);
 2. claims the record for that blob version (ETag) in one atomic update; a version
    already handled, or being handled under a live lease, is left alone;
 3. checks the real size (``too_large``, ``size_mismatch``), then streams the blob once,
@@ -481,11 +481,11 @@ def _quarantine_stray(
     record: UploadRecord | None = None,
     info: storage.BlobInfo | None = None,
 ) -> ProcessingOutcome:
-    """A blob version nothing accounts for: keep it aside, never serve or drop it.
+    """A blob version nothing accounts for: keep it aside on its owner's quota, never serve it.
 
     Either no upload record matches the name (``record`` None), or ``record`` is settled
     and this is a new version of its blob (re-created after quarantine, or overwritten).
-    Either way the bytes count against the owner's quota while they are kept.
+    Only when the owner's account is gone too is the version deleted instead.
     ``info`` is the version's properties if this delivery has read them already.
     """
     try:
