@@ -5,7 +5,9 @@ tokens are random strings stored as SHA-256 hashes, so no token kind can pass fo
 another. Decoding pins the algorithm list to HS256 (no `none`, no RS/HS confusion),
 requires every claim, checks issuer, audience and type, and allows 10 s of clock skew.
 Decoding runs on every request, so the key and the PyJWT instance are prepared once
-per settings object.
+per settings object: PyJWT still parses, checks and verifies every token, but the
+secret's own sanity check (it must not look like a PEM, SSH, DER or JWK key) runs once
+per key instead of once per token.
 """
 
 from __future__ import annotations
@@ -15,13 +17,17 @@ import secrets
 import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jwt
+from jwt.algorithms import HMACAlgorithm
 
 from shared import clock
 from shared.config import Settings, SettingsError, get_settings
 from shared.production_policy import MIN_SECRET_BYTES
+
+if TYPE_CHECKING:
+    from jwt.types import Options
 
 ALGORITHM = "HS256"
 ACCESS_TOKEN_TYPE = "access"  # noqa: S105 - a claim value, not a credential
@@ -58,6 +64,40 @@ class AccessClaims:
     issued_at: datetime
     expires_at: datetime
     session_id: str | None
+
+
+class _CheckedHS256(HMACAlgorithm):
+    """HS256 whose secret PyJWT checks once, when the verifier is built.
+
+    PyJWT's HMAC ``prepare_key`` re-inspects the secret on every sign and verify (about
+    a quarter of a decode). The secret is fixed per settings object, so the result of
+    that same check is kept for this one key object; any other key is checked as usual,
+    and a secret the check refuses keeps being refused on every call.
+    """
+
+    def __init__(self, key: bytes) -> None:
+        super().__init__(HMACAlgorithm.SHA256)
+        self._key = key
+        try:
+            self._checked: bytes | None = super().prepare_key(key)
+        except jwt.InvalidKeyError:
+            self._checked = None
+
+    def prepare_key(self, key: str | bytes) -> bytes:
+        """The checked secret when ``key`` is this verifier's own; PyJWT's check otherwise."""
+        if key is self._key and self._checked is not None:
+            return self._checked
+        return super().prepare_key(key)
+
+
+class _Codec(jwt.PyJWT):
+    """A PyJWT whose HS256 is :class:`_CheckedHS256` for one key; every other step is PyJWT's."""
+
+    def __init__(self, options: Options, key: bytes) -> None:
+        super().__init__(options=options)
+        # PyJWT keeps its signature layer (a PyJWS) per instance; swap its HS256 handler.
+        self._jws.unregister_algorithm(ALGORITHM)
+        self._jws.register_algorithm(ALGORITHM, _CheckedHS256(key))
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,12 +195,13 @@ def _build_signer(settings: Settings) -> _Signer:
             f"SECRET_KEY must be at least {MIN_SECRET_BYTES} bytes to sign or verify "
             "tokens; set a long random value"
         )
-    codec = jwt.PyJWT(
-        options={
+    codec = _Codec(
+        {
             "require": list(_REQUIRED_CLAIMS),
             "strict_aud": True,
             "enforce_minimum_key_length": True,
-        }
+        },
+        key,
     )
     lifetime = timedelta(minutes=settings.ACCESS_TOKEN_EXPIRE_MINUTES)
     return _Signer(settings=settings, key=key, codec=codec, lifetime=lifetime)
