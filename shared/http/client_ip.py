@@ -50,6 +50,10 @@ def client_ip(headers: Mapping[str, str], trusted_proxy_count: int) -> str:
 
 def rate_limit_bucket(ip: str) -> str:
     """The rate-limit bucket of a client address: itself for IPv4, its /64 for IPv6."""
+    if ":" not in ip:
+        # No colon: IPv4 or not an address, and either way the bucket is the text itself
+        # (ipaddress accepts only the canonical dotted quad, which prints back unchanged).
+        return ip
     try:
         address = ipaddress.ip_address(ip)
     except ValueError:

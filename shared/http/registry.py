@@ -64,11 +64,12 @@ class Operation:
     handler: Callable[..., Any] = field(repr=False, compare=False)
     documented: bool = True  # False keeps development-only routes out of the OpenAPI document
 
-    @property
+    # Read on every request; the handler never changes, so each is worked out once.
+    @functools.cached_property
     def takes_body(self) -> bool:
         return "body" in _parameter_names(self.handler)
 
-    @property
+    @functools.cached_property
     def takes_query(self) -> bool:
         return "query" in _parameter_names(self.handler)
 
