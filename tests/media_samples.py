@@ -6,6 +6,7 @@ streamed to disk so generating them costs little memory.
 
 from __future__ import annotations
 
+import functools
 import io
 import os
 import struct
@@ -58,6 +59,7 @@ def camera_exif(*, orientation: int) -> Image.Exif:
     return exif
 
 
+@functools.cache  # one profile: its header stamps the creation second, so two calls can differ
 def srgb_profile() -> bytes:
     """An sRGB ICC profile, the one metadata block that must survive stripping."""
     return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
