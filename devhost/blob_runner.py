@@ -194,8 +194,10 @@ class BlobTriggerRunner:
         self, trigger: BlobTriggerFunction, service: BlobServiceClient, name: str, etag: str
     ) -> None:
         try:
-            self._run_with_retries(trigger, service, name, etag)
-            if not self._stop.is_set():  # stopped mid-way: the next start tries again
+            # Settled (done, or poison after every try): receipted even while stopping, so a
+            # restart does not fire again for a version whose invocation already finished.
+            # Stopped between tries: no receipt, the next start tries again.
+            if self._run_with_retries(trigger, service, name, etag):
                 receipt = _receipt_name(trigger, name, etag)
                 service.get_blob_client(RECEIPTS_CONTAINER, receipt).upload_blob(
                     b"", overwrite=True
@@ -206,7 +208,8 @@ class BlobTriggerRunner:
 
     def _run_with_retries(
         self, trigger: BlobTriggerFunction, service: BlobServiceClient, name: str, etag: str
-    ) -> None:
+    ) -> bool:
+        """Invoke with up to ``MAX_TRIES`` tries; False when stopped before the version settled."""
         where = f"{trigger.container}/{name}"
         for attempt in range(1, MAX_TRIES + 1):
             try:
@@ -218,10 +221,11 @@ class BlobTriggerRunner:
                 )
             else:
                 logger.info("%s processed %s (try %d)", trigger.name, where, attempt)
-                return
+                return True
             if attempt < MAX_TRIES and self._stop.wait(self.retry_seconds * attempt):
-                return
+                return False
         logger.error("%s: %s is poison after %d tries", trigger.name, where, MAX_TRIES)
+        return True
 
 
 def _receipt_name(trigger: BlobTriggerFunction, name: str, etag: str) -> str:
