@@ -9,6 +9,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 import azure.functions as func
 
+from devhost.routes import RouteTable
 from tests.app_functions import route_table
 
 CLIENT_IP = "203.0.113.10"
@@ -51,8 +52,9 @@ def assert_problem(response: Response, status: int, code: str) -> dict[str, Any]
 class ApiClient:
     """A minimal HTTP client that invokes the real functions without a server."""
 
-    def __init__(self, client_ip: str = CLIENT_IP) -> None:
+    def __init__(self, client_ip: str = CLIENT_IP, routes: RouteTable | None = None) -> None:
         self.client_ip = client_ip
+        self.routes = routes  # another app instance's functions (None: the test's app)
 
     def request(
         self,
@@ -72,7 +74,7 @@ class ApiClient:
             body = json.dumps(json_body).encode()
             request_headers.setdefault("Content-Type", "application/json")
         segments = [unquote(s) for s in parts.path.strip("/").split("/")]
-        match = route_table().match(method, segments)
+        match = (self.routes or route_table()).match(method, segments)
         if match is None:  # the Functions host answers: 404, empty, no headers (no 405)
             return Response(status=404, headers={}, body=b"")
         req = func.HttpRequest(
