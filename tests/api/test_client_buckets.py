@@ -7,7 +7,8 @@ import time
 
 import pytest
 
-from tests.api.client import ApiClient, assert_problem
+from tests.api.client import ApiClient, Response, assert_problem
+from tests.api.conftest import MakeAccount
 from tests.conftest import reload_settings
 
 FORGOT = "/api/v1/auth/password/forgot"
@@ -70,3 +71,27 @@ def test_entries_a_client_writes_itself_do_not_give_it_a_fresh_bucket() -> None:
     )
 
     assert_problem(spoofed, 429, "rate_limited")
+
+
+def test_a_signed_in_users_bucket_tells_the_seconds_left_in_its_window(
+    monkeypatch: pytest.MonkeyPatch, make_account: MakeAccount
+) -> None:
+    from shared.http import ratelimit
+
+    reload_settings(monkeypatch, RATE_LIMIT_USER_PER_MINUTE="3")
+    account = make_account("user")
+    client = ApiClient()
+    start = time.time() // ratelimit.WINDOW_SECONDS * ratelimit.WINDOW_SECONDS
+
+    def read_at(seconds_in: float) -> Response:
+        at = functools.partial(ratelimit.current_window, now=start + seconds_in)
+        monkeypatch.setattr(ratelimit, "current_window", at)
+        return client.get("/api/v1/users/me", token=account.access_token)
+
+    allowed = [read_at(10), read_at(20), read_at(45)]
+    refused = read_at(59.5)
+
+    assert [a.headers["ratelimit-remaining"] for a in allowed] == ["2", "1", "0"]
+    assert [a.headers["ratelimit-reset"] for a in allowed] == ["50", "40", "15"]
+    assert_problem(refused, 429, "rate_limited")
+    assert refused.headers["retry-after"] == "1"  # the last half second still says 1

@@ -187,7 +187,8 @@ def test_password_change_with_a_wrong_current_password_is_400(
 ) -> None:
     response = change_password(client, user, "not my password at all", NEW_PASSWORD)
 
-    assert_problem(response, 400, "invalid_password")
+    problem = assert_problem(response, 400, "invalid_password")
+    assert problem["detail"] == "The current password is not correct"  # which field was wrong
     assert sign_in(client, user.email, user.password).status == 200
 
 
@@ -228,8 +229,27 @@ def test_delete_me_with_a_wrong_password_is_400(client: ApiClient, user: Account
         ME, json={"password": "not my password at all"}, token=user.access_token
     )
 
-    assert_problem(response, 400, "invalid_password")
+    problem = assert_problem(response, 400, "invalid_password")
+    assert problem["detail"] == "The password is not correct"
     assert client.get(ME, token=user.access_token).status == 200
+
+
+def test_wrong_passwords_at_account_deletion_lock_it_and_the_refusal_is_audited(
+    client: ApiClient, user: Account, admin: Account
+) -> None:
+    wrong = {"password": "not my password at all"}
+    answers = [client.delete(ME, json=wrong, token=user.access_token) for _ in range(5)]
+    locked = client.delete(ME, json={"password": user.password}, token=user.access_token)
+
+    assert [answer.status for answer in answers] == [400] * 5
+    assert_problem(locked, 429, "login_locked")
+    assert client.get(ME, token=user.access_token).status == 200, "the account is still there"
+    events = client.get(
+        "/api/v1/admin/audit-log?action=user.step_up_refused", token=admin.access_token
+    ).json["items"]
+    assert [(e["actor_id"], e["target_id"], e["details"]) for e in events] == [
+        (user.id, user.id, {"reason": "locked"})
+    ]
 
 
 def test_the_email_of_a_deleted_account_can_register_again(
