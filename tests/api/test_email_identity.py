@@ -139,3 +139,13 @@ def test_the_migration_leaves_a_clash_for_an_operator(caplog: pytest.LogCaptureF
     stored = sorted(doc["email"] for doc in collections.users().find({}, {"email": 1}))
     assert stored == sorted([UNICODE, PUNYCODE])
     assert "canonical form" in caplog.text
+
+
+def test_an_invalid_address_is_422_saying_what_is_wrong_with_it(client: ApiClient) -> None:
+    response = client.post(
+        REGISTER, json={"email": "alice@example..com", "password": STRONG_PASSWORD}
+    )
+
+    problem = assert_problem(response, 422, "validation_error")
+    assert problem["errors"][0]["loc"] == ["body", "email"]
+    assert "two periods in a row" in problem["errors"][0]["msg"]
