@@ -56,6 +56,40 @@ def test_rate_limit_counts_per_window_and_expires_by_ttl() -> None:
     assert ttl[0]["expireAfterSeconds"] == 0
 
 
+def test_the_last_half_second_of_a_window_still_says_retry_after_one() -> None:
+    start = _future_window()
+    ratelimit.hit("test:late", 1, now=start + 59.5)
+
+    refused = ratelimit.hit("test:late", 1, now=start + 59.5)
+
+    assert refused.exceeded
+    assert refused.reset_seconds == 1
+
+
+def test_a_counter_expires_at_its_window_end_whatever_the_machine_zone() -> None:
+    # A local-time expiry read as UTC would end a window hours early west of Greenwich
+    # (the TTL monitor deletes the count: a fresh bucket) or keep it hours too long east.
+    import os
+    from datetime import UTC, datetime
+
+    start = _future_window()
+    zone = os.environ.get("TZ")
+    os.environ["TZ"] = "America/New_York"
+    time.tzset()
+    try:
+        ratelimit.hit("test:zone", 5, now=start)
+    finally:
+        if zone is None:
+            del os.environ["TZ"]
+        else:
+            os.environ["TZ"] = zone
+        time.tzset()
+
+    counter = collections.rate_limits().find_one({"_id": f"test:zone:{int(start)}"})
+    assert counter is not None
+    assert counter["expires_at"] == datetime.fromtimestamp(start + 60, UTC)
+
+
 def test_rate_limit_is_atomic_under_concurrency() -> None:
     start = _future_window()
     results: list[int] = []
