@@ -161,6 +161,20 @@ def test_password_containing_local_part_before_plus_tag_is_rejected() -> None:
         )
 
 
+def test_the_name_before_the_first_of_several_plus_tags_is_the_email_name() -> None:
+    with pytest.raises(WeakPasswordError, match=r"^Password must not contain your email name$"):
+        check_password_policy(
+            "velvet quokkas harbour 42", email="quokkas+shop+2026@example.com", full_name=None
+        )
+
+
+def test_a_three_character_email_name_counts() -> None:
+    with pytest.raises(WeakPasswordError, match=r"^Password must not contain your email name$"):
+        check_password_policy(
+            "velvet zyq harbour lantern 42", email="zyq@example.com", full_name=None
+        )
+
+
 def test_password_built_from_the_users_name_is_rejected() -> None:
     check_password_policy("Oberhauser1234", email=EMAIL, full_name=None)
     with pytest.raises(WeakPasswordError):
