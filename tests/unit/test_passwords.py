@@ -175,6 +175,14 @@ def test_a_three_character_email_name_counts() -> None:
         )
 
 
+def test_a_password_joining_the_words_of_the_email_name_is_guessable() -> None:
+    check_password_policy("kwzrtyxplombique", email=EMAIL, full_name=None)
+    with pytest.raises(WeakPasswordError):
+        check_password_policy(
+            "kwzrtyxplombique", email="kwzrtyx.plombique@example.com", full_name=None
+        )
+
+
 def test_password_built_from_the_users_name_is_rejected() -> None:
     check_password_policy("Oberhauser1234", email=EMAIL, full_name=None)
     with pytest.raises(WeakPasswordError):
