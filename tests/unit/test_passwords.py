@@ -77,10 +77,11 @@ def test_wrong_password_does_not_verify() -> None:
         "$hmac-bcrypt$v=1$2b$04$truncated",
         "$hmac-bcrypt$v=9$2b$04$" + "a" * 53,
         bcrypt.hashpw(PASSPHRASE.encode(), bcrypt.gensalt(4)).decode(),
+        "$hmac-bcrypt$v=1$2b$99$" + "a" * 53,  # well-formed, but bcrypt refuses it
     ],
     # Fixed ids: a fresh salt in the id would name a new test at every collection, which
     # breaks `mutmut run <mutant>` (it looks the collected ids up in its stats).
-    ids=["empty", "not-a-hash", "truncated", "unknown-version", "bare-bcrypt"],
+    ids=["empty", "not-a-hash", "truncated", "unknown-version", "bare-bcrypt", "bad-cost"],
 )
 def test_unusable_stored_hash_fails_verification_without_error(stored: str) -> None:
     assert not verify_password(PASSPHRASE, stored)
