@@ -26,6 +26,7 @@ from blueprints.upload_processor import process_upload
 from shared.config import Settings
 from shared.repositories import uploads as upload_records
 from shared.services import scanning, storage
+from shared.services.media import images
 from shared.services.storage import clients, provisioning
 from shared.services.upload_processing import ProcessingOutcome, Result, UploadBusy, process_blob
 from shared.triggers import BlobReference
@@ -252,6 +253,30 @@ def test_bad_files_are_rejected_quarantined_and_audited(
     assert event["target_id"] == upload["id"]
     assert event["actor_id"] is None
     assert (event["details"]["reason"], event["details"]["owner_id"]) == (reason, user.id)
+
+
+@pytest.mark.parametrize(
+    ("cap", "status", "reason"), [(1199, "rejected", "too_large"), (1200, "ready", None)]
+)
+def test_gif_over_its_formats_pixel_cap_is_rejected_too_large(
+    client: ApiClient,
+    user: Account,
+    azurite_storage: Settings,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    cap: int,
+    status: str,
+    reason: str | None,
+) -> None:
+    # The 40 x 30 GIF against a lowered GIF cap; JPEG and PNG caps are untouched.
+    monkeypatch.setitem(images.PIXEL_CAPS, "gif", cap)
+    path = media_samples.write_gif(tmp_path)
+    upload = upload_file(client, user, path, filename="small.gif", content_type="image/gif")
+
+    process(upload)
+
+    processed = get_upload(client, user, upload)
+    assert (processed["status"], processed["rejection_reason"]) == (status, reason)
 
 
 def test_blob_larger_than_declared_is_a_size_mismatch(

@@ -24,6 +24,12 @@ from shared.services.media import (
     sniff_content_type,
     strip_metadata,
 )
+from shared.services.media.images import (
+    BYTES_PER_PIXEL,
+    DEFAULT_MAX_PIXELS,
+    MEMORY_BUDGET_BYTES,
+    PIXEL_CAPS,
+)
 from tests import media_samples
 
 ALLOWED_TYPES = {"image/jpeg", "image/png", "image/webp", "image/gif", "application/pdf"}
@@ -293,6 +299,61 @@ def test_image_over_max_pixels_is_too_large(tmp_path: Path) -> None:
 
     with pytest.raises(ImageTooLarge):
         process_image(photo, max_pixels=9_599)
+
+
+def write_turned_webp(directory: Path) -> Path:
+    """A 60 x 40 WebP whose EXIF asks for a 90 degree turn (so it is decoded and re-saved)."""
+    path = directory / "turned.webp"
+    media_samples.half_red_half_blue(60, 40).save(
+        path, "WEBP", exif=media_samples.camera_exif(orientation=6)
+    )
+    return path
+
+
+FORMAT_CAP_SAMPLES = [  # writer, its pixels, the PIXEL_CAPS entry that bounds it
+    pytest.param(media_samples.write_gif, 40 * 30, "gif", id="gif"),
+    pytest.param(media_samples.write_webp, 60 * 40, "webp", id="webp"),
+    pytest.param(write_turned_webp, 60 * 40, "webp-decoded", id="turned-webp"),
+]
+
+
+@pytest.mark.parametrize(("writer", "pixels", "kind"), FORMAT_CAP_SAMPLES)
+def test_image_just_over_its_formats_cap_is_too_large(
+    tmp_path: Path, writer: Callable[[Path], Path], pixels: int, kind: str
+) -> None:
+    path = str(writer(tmp_path))
+    # Only this format's cap is lowered: the general cap still admits the picture.
+    caps = {**PIXEL_CAPS, kind: pixels - 1}
+
+    with pytest.raises(ImageTooLarge) as refused:
+        process_image(path, caps=caps)
+    assert refused.value.reason == "too_large"
+    with pytest.raises(ImageTooLarge):
+        strip_metadata(path, caps=caps)
+
+
+@pytest.mark.parametrize(("writer", "pixels", "kind"), FORMAT_CAP_SAMPLES)
+def test_image_at_its_formats_cap_is_processed(
+    tmp_path: Path, writer: Callable[[Path], Path], pixels: int, kind: str
+) -> None:
+    result = process_image(str(writer(tmp_path)), caps={**PIXEL_CAPS, kind: pixels})
+
+    assert result.width * result.height == pixels
+    assert result.thumbnail
+
+
+def test_a_still_webp_is_not_held_to_the_cap_of_a_turned_one(tmp_path: Path) -> None:
+    caps = {**PIXEL_CAPS, "webp-decoded": 60 * 40 - 1}
+
+    assert process_image(str(media_samples.write_webp(tmp_path)), caps=caps).format == "webp"
+
+
+def test_format_caps_fit_the_memory_budget() -> None:
+    """GIF and WebP caps come from the measured bytes a pixel; JPEG and PNG keep 40 MP."""
+    assert PIXEL_CAPS["jpeg"] == PIXEL_CAPS["png"] == DEFAULT_MAX_PIXELS == 40_000_000
+    for kind, cost in BYTES_PER_PIXEL.items():
+        assert PIXEL_CAPS[kind] * cost <= MEMORY_BUDGET_BYTES
+    assert PIXEL_CAPS["webp-decoded"] < PIXEL_CAPS["webp"] < PIXEL_CAPS["gif"]
 
 
 def test_truncated_jpeg_is_corrupt(tmp_path: Path) -> None:

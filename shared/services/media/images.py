@@ -1,6 +1,7 @@
 """Image checks and derived files: pixel-flood refusal, metadata stripping, thumbnails.
 
-Memory stays flat up to the pixel cap where the format allows it:
+Memory stays flat up to the pixel cap where the format allows it; where it cannot (GIF,
+WebP), the format has its own, lower pixel cap (PIXEL_CAPS, derived from the memory budget):
 
 - the served copy is never re-encoded: metadata is dropped by copying the file's own
   segments or chunks (jpeg_segments, png_chunks, webp_chunks, gif_blocks). A JPEG or PNG
@@ -25,7 +26,7 @@ import math
 import os
 import tempfile
 import warnings
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, BinaryIO
@@ -39,6 +40,35 @@ from shared.services.media.png_chunks import PngHeader, png_bands, read_header, 
 from shared.services.media.webp_chunks import strip_webp_metadata
 
 DEFAULT_MAX_PIXELS = 40_000_000
+# What processing one image may add to the process's peak memory: DESIGN.md's 128 MiB
+# end to end, less the ~88 MiB the processor already holds before the call
+# (bench/bench_processor.py, "before").
+MEMORY_BUDGET_BYTES = 40 * 1024 * 1024
+# Peak memory growth per pixel where it grows with the picture, worst case measured by
+# us (2026-11-30, Pillow 13, VmHWM growth over process_image in a fresh interpreter, as in
+# bench/bench_processor.py): random-noise pictures, whose files are largest, at each cap.
+# gif: 39.4 MiB for 8000x4025 (a gradient GIF at 40 MP: 46.9 MiB); webp: 39.9 MiB for a
+# 2.1 MP lossless WebP (a 40 MP lossy photo: 633.7 MiB through the processor); webp-decoded
+# (orientation 6): 40.1 MiB for 1 MP. Pillow decodes a GIF frame whole (a byte a pixel)
+# and every WebP through libwebp's animation decoder (RGBA canvas and frame, the file held
+# too); a WebP that is turned or animated is also turned and encoded again. JPEG
+# (reduced-scale decode) and PNG (bands) stay flat: only DEFAULT_MAX_PIXELS bounds them.
+BYTES_PER_PIXEL: dict[str, float] = {"gif": 1.3, "webp": 20.0, "webp-decoded": 42.1}
+
+
+def _pixel_cap(bytes_per_pixel: float) -> int:
+    """The pixels that fit the memory budget, rounded down to a hundred thousand."""
+    return min(DEFAULT_MAX_PIXELS, int(MEMORY_BUDGET_BYTES / bytes_per_pixel) // 100_000 * 100_000)
+
+
+# Pixel cap per format; "webp-decoded" is a rotated or animated WebP (decoded, turned and
+# saved again). An image over its cap is refused as too large, before any decoding:
+# jpeg 40 MP, png 40 MP, gif 32.2 MP, webp 2 MP, webp-decoded 0.9 MP.
+PIXEL_CAPS: dict[str, int] = {
+    "jpeg": DEFAULT_MAX_PIXELS,
+    "png": DEFAULT_MAX_PIXELS,
+    **{kind: _pixel_cap(cost) for kind, cost in BYTES_PER_PIXEL.items()},
+}
 THUMBNAIL_SIDE = 256
 THUMBNAIL_CONTENT_TYPE = "image/webp"
 THUMBNAIL_QUALITY = 80
@@ -96,13 +126,18 @@ class ProcessedImage:
 
 
 def process_image(
-    path: str, *, max_pixels: int = DEFAULT_MAX_PIXELS, out_dir: str | None = None
+    path: str,
+    *,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    caps: Mapping[str, int] = PIXEL_CAPS,
+    out_dir: str | None = None,
 ) -> ProcessedImage:
     """Check the image, write a copy without private metadata and make its WebP thumbnail."""
-    with _open_checked(path, max_pixels=max_pixels) as image:
+    with _open_checked(path, max_pixels=max_pixels, caps=caps) as image:
         image_format = _FORMATS[str(image.format)]
         orientation = _orientation(image, image_format)
         if _needs_decoding(image, image_format, orientation):
+            _refuse_over(image.size, caps["webp-decoded"])
             return _process_by_decoding(image, out_dir)
         width, height = _displayed_size(image.size, orientation)
         # Reading every pixel first refuses a corrupt picture before anything is written.
@@ -118,20 +153,27 @@ def process_image(
 
 
 def strip_metadata(
-    path: str, *, max_pixels: int = DEFAULT_MAX_PIXELS, out_dir: str | None = None
+    path: str,
+    *,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    caps: Mapping[str, int] = PIXEL_CAPS,
+    out_dir: str | None = None,
 ) -> str:
     """Write a copy without EXIF (but orientation), GPS, XMP or text; return its path."""
-    with _open_checked(path, max_pixels=max_pixels) as image:
+    with _open_checked(path, max_pixels=max_pixels, caps=caps) as image:
         image_format = _FORMATS[str(image.format)]
         orientation = _orientation(image, image_format)
         if _needs_decoding(image, image_format, orientation):
+            _refuse_over(image.size, caps["webp-decoded"])
             return _process_by_decoding(image, out_dir).stripped_path
     return _copy_losslessly(path, image_format, orientation, out_dir)
 
 
-def make_thumbnail(path: str, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> bytes:
+def make_thumbnail(
+    path: str, *, max_pixels: int = DEFAULT_MAX_PIXELS, caps: Mapping[str, int] = PIXEL_CAPS
+) -> bytes:
     """An upright WebP whose longest side is THUMBNAIL_SIDE (never enlarged)."""
-    with _open_checked(path, max_pixels=max_pixels) as image:
+    with _open_checked(path, max_pixels=max_pixels, caps=caps) as image:
         image_format = _FORMATS[str(image.format)]
         return _thumbnail(image, path, image_format, _orientation(image, image_format))
 
@@ -335,8 +377,11 @@ def _load(image: Image.Image) -> None:
 
 
 @contextmanager
-def _open_checked(path: str, *, max_pixels: int) -> Iterator[Image.Image]:
-    """Open the image (header only) and refuse it before decoding if it is too large."""
+def _open_checked(path: str, *, max_pixels: int, caps: Mapping[str, int]) -> Iterator[Image.Image]:
+    """Open the image (header only) and refuse it before decoding if it is too large.
+
+    Too large: over ``max_pixels``, or over its format's cap in ``caps``.
+    """
     with open(path, "rb") as file:  # a missing spool file is a bug, not a corrupt upload
         try:
             # Pillow's bomb check runs inside open(): past Image.MAX_IMAGE_PIXELS it warns,
@@ -354,9 +399,14 @@ def _open_checked(path: str, *, max_pixels: int) -> Iterator[Image.Image]:
             width, height = image.size
             if width <= 0 or height <= 0:
                 raise CorruptMedia("image has no pixels")
-            if width * height > max_pixels:
-                raise ImageTooLarge(f"image is {width}x{height}, over {max_pixels} pixels")
+            _refuse_over(image.size, min(max_pixels, caps[_FORMATS[str(image.format)]]))
             yield image
+
+
+def _refuse_over(size: tuple[int, int], cap: int) -> None:
+    width, height = size
+    if width * height > cap:
+        raise ImageTooLarge(f"image is {width}x{height}, over {cap} pixels")
 
 
 def _decode_upright(image: Image.Image) -> Image.Image:
