@@ -3,7 +3,8 @@
 Target (DESIGN.md): under 128 MiB peak process memory for a 200 MiB PDF, for a
 200 MiB file rejected as ``type_mismatch``, for a 24-megapixel camera JPEG (upright, and
 one whose EXIF asks for a 90° turn) and for the largest image the pixel cap admits
-(width x height exactly the cap) as JPEG, PNG, WebP and GIF. Each case runs in a
+(width x height within one row of its format's cap, images.PIXEL_CAPS) as JPEG, PNG,
+WebP (still, and one to turn) and GIF. Each case runs in a
 fresh interpreter, which creates the upload through the app's ``POST /api/v1/uploads``
 function, PUTs a generated file (streamed from disk) to the SAS URL it returns, as a
 browser does, then calls ``process_blob(name, etag=...)`` as the blob trigger does.
@@ -26,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import subprocess
 import sys
 import tempfile
@@ -103,13 +105,14 @@ def _write_photo(path: Path, size: tuple[int, int], *, orientation: int = 1) -> 
 def _write_png(path: Path) -> Path:
     from tests import media_samples
 
-    return media_samples.write_large_png(path, size=_largest_admitted_size())
+    return media_samples.write_large_png(path, size=_largest_admitted_size("png"))
 
 
-def _write_webp(path: Path) -> Path:
+def _write_webp(path: Path, *, orientation: int = 1) -> Path:
     from tests import media_samples
 
-    media_samples.write_large_jpeg(path.with_suffix(".jpg"), size=_largest_admitted_size())
+    kind = "webp" if orientation == 1 else "webp-decoded"
+    media_samples.write_large_jpeg(path.with_suffix(".jpg"), size=_largest_admitted_size(kind))
     from PIL import Image
 
     with Image.open(path.with_suffix(".jpg")) as picture:
@@ -118,7 +121,7 @@ def _write_webp(path: Path) -> Path:
             "WEBP",
             quality=80,
             method=0,  # the fastest encoder: the file is set-up, not measured
-            exif=media_samples.camera_exif(orientation=1),
+            exif=media_samples.camera_exif(orientation=orientation),
             xmp=media_samples.XMP_PACKET,
         )
     path.with_suffix(".jpg").unlink()
@@ -128,7 +131,7 @@ def _write_webp(path: Path) -> Path:
 def _write_gif(path: Path) -> Path:
     from PIL import Image
 
-    size = _largest_admitted_size()
+    size = _largest_admitted_size("gif")
     horizontal = Image.linear_gradient("L").resize(size)
     vertical = Image.linear_gradient("L").rotate(90).resize(size)
     bands = (horizontal, horizontal.transpose(Image.Transpose.FLIP_LEFT_RIGHT), vertical)
@@ -136,12 +139,13 @@ def _write_gif(path: Path) -> Path:
     return path
 
 
-def _largest_admitted_size() -> tuple[int, int]:
-    """A 3:2-ish photo of exactly the pixel cap (width x height == the cap)."""
-    from shared.services.media.images import DEFAULT_MAX_PIXELS
+def _largest_admitted_size(kind: str) -> tuple[int, int]:
+    """An 8:5 picture of the format's pixel cap (width x height within one row of it)."""
+    from shared.services.media.images import PIXEL_CAPS
 
-    height = 5000
-    return DEFAULT_MAX_PIXELS // height, height
+    cap = PIXEL_CAPS[kind]
+    height = math.isqrt(cap * 5 // 8)
+    return cap // height, height
 
 
 def _write_renamed_executable(path: Path) -> Path:
@@ -184,11 +188,19 @@ CASES = {
             "panorama.jpg",
             "image/jpeg",
             "ready",
-            lambda path: _write_photo(path, _largest_admitted_size()),
+            lambda path: _write_photo(path, _largest_admitted_size("jpeg")),
         ),
         Case("png-cap", "RGBA PNG at the pixel cap", "scan.png", "image/png", "ready", _write_png),
-        Case("webp-cap", "WebP at the pixel cap", "wide.webp", "image/webp", "ready", _write_webp),
-        Case("gif-cap", "GIF at the pixel cap", "poster.gif", "image/gif", "ready", _write_gif),
+        Case("webp-cap", "WebP at its pixel cap", "wide.webp", "image/webp", "ready", _write_webp),
+        Case(
+            "webp-turned-cap",
+            "WebP, EXIF orientation 6, at its pixel cap",
+            "tall.webp",
+            "image/webp",
+            "ready",
+            lambda path: _write_webp(path, orientation=6),
+        ),
+        Case("gif-cap", "GIF at its pixel cap", "poster.gif", "image/gif", "ready", _write_gif),
     )
 }
 

@@ -63,6 +63,10 @@ DECISIONS = """
   GIFs, APNGs and animated WebPs are served as their first frame (an APNG as its still
   default image); an animated WebP's frame is decoded and saved again, as it cannot be
   cut out of the animation losslessly.
+- An image is `rejected` with `too_large`, before any pixel is decoded, when its width x
+  height is over its format's pixel cap, which keeps processing within its memory budget:
+  JPEG and PNG 40,000,000 pixels, GIF 27,900,000, WebP 1,700,000, and a WebP that must
+  be decoded and saved again (its EXIF asks for a turn, or it is animated) 800,000.
 - The maintenance job recounts the `GET /api/v1/admin/stats` totals from the collections
   on each run and corrects any drift (audited as `counters.corrected`, with the
   differences in `details.drift`).

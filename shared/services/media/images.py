@@ -41,19 +41,22 @@ from shared.services.media.webp_chunks import strip_webp_metadata
 
 DEFAULT_MAX_PIXELS = 40_000_000
 # What processing one image may add to the process's peak memory: DESIGN.md's 128 MiB
-# end to end, less the ~88 MiB the processor already holds before the call
-# (bench/bench_processor.py, "before").
-MEMORY_BUDGET_BYTES = 40 * 1024 * 1024
-# Peak memory growth per pixel where it grows with the picture, worst case measured by
-# us (2026-11-30, Pillow 13, VmHWM growth over process_image in a fresh interpreter, as in
-# bench/bench_processor.py): random-noise pictures, whose files are largest, at each cap.
-# gif: 39.4 MiB for 8000x4025 (a gradient GIF at 40 MP: 46.9 MiB); webp: 39.9 MiB for a
-# 2.1 MP lossless WebP (a 40 MP lossy photo: 633.7 MiB through the processor); webp-decoded
-# (orientation 6): 40.1 MiB for 1 MP. Pillow decodes a GIF frame whole (a byte a pixel)
-# and every WebP through libwebp's animation decoder (RGBA canvas and frame, the file held
-# too); a WebP that is turned or animated is also turned and encoded again. JPEG
-# (reduced-scale decode) and PNG (bands) stay flat: only DEFAULT_MAX_PIXELS bounds them.
-BYTES_PER_PIXEL: dict[str, float] = {"gif": 1.3, "webp": 20.0, "webp-decoded": 42.1}
+# end to end, less the ~90 MiB the processor already holds before the call
+# (bench/bench_processor.py, "before") and 2 MiB of headroom.
+MEMORY_BUDGET_BYTES = 36 * 1024 * 1024
+# Peak memory growth per pixel where it grows with the picture, measured by us on
+# 2026-11-30 (Pillow 13, VmHWM growth over the call in a fresh interpreter), rounded up:
+# bench/bench_processor.py --no-clamd gave GIF 40.3 MiB at 32.2 MP (1.31 a pixel), a
+# lossy WebP photo 38.3 MiB at 2 MP (20.1; 633.7 MiB at 40 MP) and one with EXIF
+# orientation 6 33.3 MiB at 0.9 MP (38.8); process_image alone on random noise, whose
+# files are largest, gave a lossless WebP 19.95 and a turned one 42.1 bytes a pixel.
+# Pillow decodes a GIF frame whole (a byte a pixel) and every WebP through libwebp's
+# animation decoder (RGBA canvas and frame, the file held too); a WebP that is turned or
+# animated is also turned and encoded again. JPEG (reduced-scale decode) and PNG (bands)
+# stay flat: only DEFAULT_MAX_PIXELS bounds them. libvips (pyvips 3.2.0) was measured
+# too and not taken: its scaled WebP decode still holds the file, and a lossless WebP's
+# whole ARGB plane, and its GIF decode costs more than Pillow's (bench/README.md).
+BYTES_PER_PIXEL: dict[str, float] = {"gif": 1.35, "webp": 21.0, "webp-decoded": 45.0}
 
 
 def _pixel_cap(bytes_per_pixel: float) -> int:
@@ -63,7 +66,7 @@ def _pixel_cap(bytes_per_pixel: float) -> int:
 
 # Pixel cap per format; "webp-decoded" is a rotated or animated WebP (decoded, turned and
 # saved again). An image over its cap is refused as too large, before any decoding:
-# jpeg 40 MP, png 40 MP, gif 32.2 MP, webp 2 MP, webp-decoded 0.9 MP.
+# jpeg 40 MP, png 40 MP, gif 27.9 MP, webp 1.7 MP, webp-decoded 0.8 MP.
 PIXEL_CAPS: dict[str, int] = {
     "jpeg": DEFAULT_MAX_PIXELS,
     "png": DEFAULT_MAX_PIXELS,
