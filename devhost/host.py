@@ -46,6 +46,8 @@ TRIGGER_RUNNERS: dict[str, RunnerFactory] = {
     "timerTrigger": TimerTriggerRunner,
 }
 _SHUTDOWN_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+# Signals this close to the first are one request delivered twice (see _shutdown_on_signals).
+SAME_REQUEST_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -173,9 +175,20 @@ def _save_local_data(config: HostConfig) -> None:
 
 @contextmanager
 def _shutdown_on_signals() -> Iterator[None]:
+    requested_at: list[float] = []
+
     def request_shutdown(signum: int, _frame: FrameType | None) -> None:
-        for sig in _SHUTDOWN_SIGNALS:  # a second signal force-quits a stuck shutdown
-            signal.signal(sig, signal.SIG_DFL)
+        if requested_at:
+            # The same request arriving twice: `kill -TERM -<group>` reaches us, and GNU make
+            # relays it to its child at once. Only a later signal force-quits a stuck shutdown
+            # (Azurite and unsaved data are then left behind, as the user asked).
+            if time.monotonic() - requested_at[0] < SAME_REQUEST_SECONDS:
+                return
+            for sig in _SHUTDOWN_SIGNALS:
+                signal.signal(sig, signal.SIG_DFL)
+            signal.raise_signal(signum)
+            return
+        requested_at.append(time.monotonic())
         raise _ShutdownRequested(signal.Signals(signum).name)
 
     previous = {sig: signal.signal(sig, request_shutdown) for sig in _SHUTDOWN_SIGNALS}

@@ -67,9 +67,14 @@ def azurite_pids(location: Path) -> list[int]:
     return pids
 
 
-@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "Ctrl-C"])
+@pytest.mark.parametrize(
+    ("sig", "times"),
+    [(signal.SIGTERM, 1), (signal.SIGINT, 1), (signal.SIGTERM, 2)],
+    # Twice at once: `kill -TERM -<group>` of `make run` reaches the host, and make relays it.
+    ids=["SIGTERM", "Ctrl-C", "SIGTERM-to-make's-group"],
+)
 def test_a_shutdown_signal_stops_the_host_and_its_azurite_within_two_seconds(
-    start_local_host: StartLocalHost, tmp_path: Path, sig: signal.Signals
+    start_local_host: StartLocalHost, tmp_path: Path, sig: signal.Signals, times: int
 ) -> None:
     if not Path("/proc/self/cmdline").exists():
         pytest.skip("needs /proc to find the Azurite process")
@@ -77,7 +82,10 @@ def test_a_shutdown_signal_stops_the_host_and_its_azurite_within_two_seconds(
     host = start_with_azurite(start_local_host, location, free_port())
     (azurite,) = azurite_pids(location)
 
-    host.process.send_signal(sig)
+    for repeat in range(times):
+        if repeat:
+            time.sleep(0.05)  # make relays it once its own handler has run
+        host.process.send_signal(sig)
     try:
         host.process.wait(timeout=STOP_BOUND_SECONDS)
     except subprocess.TimeoutExpired:
