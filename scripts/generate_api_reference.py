@@ -67,6 +67,9 @@ DECISIONS = """
   height is over its format's pixel cap, which keeps processing within its memory budget:
   JPEG and PNG 40,000,000 pixels, GIF 27,900,000, WebP 1,700,000, and a WebP that must
   be decoded and saved again (its EXIF asks for a turn, or it is animated) 800,000.
+  Two shapes are `too_large` under those caps too, as their decode cannot fit the budget:
+  a picture so wide and short that a thumbnail band of whole rows exceeds about 7 MiB
+  decoded, and a 16-bit-per-channel colour PNG over 16 MiB decoded.
 - The maintenance job recounts the `GET /api/v1/admin/stats` totals from the collections
   on each run and corrects any drift (audited as `counters.corrected`, with the
   differences in `details.drift`).

@@ -606,3 +606,50 @@ def test_a_truncated_upright_jpeg_is_refused(tmp_path: Path) -> None:
 
     with pytest.raises(CorruptMedia):
         process_image(str(source))
+
+
+def write_png_chunks(path: Path, width: int, height: int, bit_depth: int, colour: int) -> Path:
+    """A PNG of all-zero rows written chunk by chunk (any size, a few KB on disk)."""
+    import struct
+    import zlib
+
+    channels = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}[colour]
+    row = b"\x00" + bytes(width * channels * bit_depth // 8)
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    header = struct.pack(">IIBBBBB", width, height, bit_depth, colour, 0, 0, 0)
+    pixels = zlib.compress(row * height, 1)
+    path.write_bytes(
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixels) + chunk(b"IEND", b"")
+    )
+    return path
+
+
+@pytest.mark.parametrize(
+    ("width", "height", "bit_depth", "colour"),
+    [
+        # A 155 KB file of 40,000,000x1 grew the processor by 797 MB: one row is a band.
+        pytest.param(2_000_000, 1, 8, 6, id="png-one-row-of-8-MB"),
+        # 16-bit RGB is decoded whole by Pillow: just over the whole-decode size.
+        pytest.param(2_100, 2_100, 16, 2, id="png-16-bit-rgb"),
+    ],
+)
+def test_a_picture_whose_decode_cannot_fit_the_budget_is_too_large(
+    tmp_path: Path, width: int, height: int, bit_depth: int, colour: int
+) -> None:
+    path = write_png_chunks(tmp_path / "hostile.png", width, height, bit_depth, colour)
+
+    with pytest.raises(ImageTooLarge) as refused:
+        process_image(str(path))
+    assert refused.value.reason == "too_large"
+
+
+def test_a_very_wide_gif_is_too_large_though_under_its_pixel_cap(tmp_path: Path) -> None:
+    path = tmp_path / "wide.gif"
+    Image.new("P", (65_535, 120)).save(path, "GIF")  # 7.9 MP; a band is 60 full rows
+
+    with pytest.raises(ImageTooLarge):
+        process_image(str(path))

@@ -95,6 +95,12 @@ _ORIENTATION = 0x0112
 FULL_DECODE_BYTES = 16 * 1024 * 1024
 # Raw bytes of one band of rows, decoded and converted at a time.
 BAND_BYTES = 2 * 1024 * 1024
+# The thinnest band a thumbnail can be made from is a whole reduction factor of full-width
+# rows, and about five copies of it are alive at once (raw rows, Pillow's decode, the
+# conversion, the reduction; measured: a 40,000,000x1 RGBA PNG grew the process by 797 MB,
+# five times its 160 MB row). A picture whose thinnest band would not fit five times in the
+# budget is refused as too large, however few pixels it has.
+MAX_BAND_BYTES = MEMORY_BUDGET_BYTES // 5
 _REDUCING_GAP = 2.0
 # What ImageOps.exif_transpose does for each EXIF orientation.
 _TRANSPOSE = {
@@ -258,15 +264,31 @@ def _thumbnail(image: Image.Image, path: str, image_format: str, orientation: in
         image.draft("RGB", (THUMBNAIL_SIDE, THUMBNAIL_SIDE))
         return _encode_thumbnail(_decode_upright(image))
     target = thumbnail_size(image.size)
+    _require_bounded_bands(image.size, target)
     if image_format == "png" and _decoded_bytes(image) > FULL_DECODE_BYTES:
         with open(path, "rb") as source:
             header = read_header(source)
         if header.interlaced or header.bands_supported:
             small = _shrink_png_in_bands(path, header, target)
             return _encode_small(_turned(small, orientation))
+        # 16-bit RGB(A): Pillow decodes those only whole, which must then fit as any PNG does.
+        raise ImageTooLarge(
+            f"16-bit colour PNG of {image.width}x{image.height} is too large to decode"
+        )
     # GIF, WebP, small PNGs and 16-bit RGB(A) PNGs: decoded whole, converted band by band.
     _load(image)
     return _encode_small(_turned(_shrink(_crops(image, target), image.size, target), orientation))
+
+
+def _require_bounded_bands(size: tuple[int, int], target: tuple[int, int]) -> None:
+    """Refuse (ImageTooLarge) a picture whose thinnest band would not fit the budget.
+
+    A very wide, short picture passes any pixel cap, yet one band of it is whole rows.
+    """
+    width = size[0]
+    rows = _factors(size, target)[1]
+    if rows * width * 4 > MAX_BAND_BYTES:
+        raise ImageTooLarge(f"image of {size[0]}x{size[1]} is too wide to thumbnail")
 
 
 def _decoded_bytes(image: Image.Image) -> int:
