@@ -16,6 +16,7 @@ from PIL import Image, ImageChops, ImageFile, ImageOps
 from shared.services.media import CorruptMedia, make_thumbnail, process_image, strip_metadata
 from shared.services.media import images as images_module
 from shared.services.media.gif_blocks import strip_gif_metadata
+from shared.services.media.jpeg_segments import strip_jpeg_metadata
 from shared.services.media.png_chunks import png_bands, strip_png_metadata
 from shared.services.media.webp_chunks import strip_webp_metadata
 from tests import media_samples
@@ -568,3 +569,33 @@ def test_png_band_reader_skips_text_before_the_image_data() -> None:
     bands = list(png_bands(io.BytesIO(png_bytes(IHDR, text, IDAT, IEND)), band_bytes=100))
 
     assert [band.tobytes() for band in bands] == [b"abcd"]
+
+
+def _segment(marker: int, payload: bytes) -> bytes:
+    return bytes((0xFF, marker)) + struct.pack(">H", len(payload) + 2) + payload
+
+
+def test_data_riding_after_a_kept_jpeg_segments_fields_does_not_survive() -> None:
+    """A JFIF embedded thumbnail, bytes after Adobe's fields, a stuffed DNL: all cut."""
+    picture = io.BytesIO()
+    Image.new("RGB", (16, 16), (200, 40, 40)).save(picture, "JPEG")
+    body = picture.getvalue()[2:]  # after SOI
+    assert body[:2] == b"\xff\xe0"  # Pillow writes its JFIF header first
+    jfif_end = 2 + int.from_bytes(body[2:4], "big")
+    jfif_with_thumbnail = body[4:16] + b"\x02\x01" + b"SECRET" * 1  # 2x1 RGB thumbnail
+    hostile = (
+        b"\xff\xd8"
+        + _segment(0xE0, jfif_with_thumbnail)
+        + _segment(0xEE, b"Adobe\x00\x64\x00\x00\x00\x00\x01" + b"SECRET-ADOBE")
+        + _segment(0xDC, b"\x00\x10" + b"SECRET-DNL" * 90)
+        + body[jfif_end:]
+    )
+    stripped = io.BytesIO()
+
+    strip_jpeg_metadata(io.BytesIO(hostile), stripped, orientation=1)
+
+    assert b"SECRET" not in stripped.getvalue()
+    assert stripped.getvalue().startswith(b"\xff\xd8\xff\xe0\x00\x10JFIF\x00")
+    with Image.open(io.BytesIO(stripped.getvalue())) as kept:
+        assert kept.size == (16, 16)
+        assert kept.getpixel((8, 8))[0] > 150  # still the red picture

@@ -26,6 +26,8 @@ _SOI, _EOI, _SOS = 0xD8, 0xD9, 0xDA
 _TEM = 0x01
 _RST = range(0xD0, 0xD8)
 _APP0, _APP2, _APP14, _APP15, _COM = 0xE0, 0xE2, 0xEE, 0xEF, 0xFE
+_DNL = 0xDC
+_JFIF_HEADER, _ADOBE_HEADER = 14, 12  # payload bytes of their defined fields
 # In entropy-coded data 0xFF is followed by 0x00 (a stuffed byte), RSTn or a fill
 # byte; any other byte after it starts the next marker.
 _NEXT_MARKER = re.compile(rb"\xff[^\x00\xd0-\xd7\xff]")
@@ -65,7 +67,8 @@ def strip_jpeg_metadata(source: BinaryIO, target: BinaryIO, *, orientation: int 
             raise CorruptMedia("JPEG segment with an impossible length")
         payload = reader.read_exact(length - 2)
         if _keep(marker, payload):
-            target.write(bytes((0xFF, marker)) + length_bytes + payload)
+            payload = _without_trailing_data(marker, payload)
+            target.write(bytes((0xFF, marker)) + (len(payload) + 2).to_bytes(2, "big") + payload)
         marker = _copy_scan(reader, target) if marker == _SOS else reader.next_marker()
 
 
@@ -91,6 +94,22 @@ def _keep(marker: int, payload: bytes) -> bool:
     if marker == _APP14:
         return payload.startswith(b"Adobe")
     return not (_APP0 <= marker <= _APP15 or marker == _COM)
+
+
+def _without_trailing_data(marker: int, payload: bytes) -> bytes:
+    """A kept segment cut to its defined fields, so nothing can ride along after them.
+
+    JFIF's header is 14 bytes, then an optional embedded thumbnail (a classic leak of the
+    uncropped original), dropped by zeroing its size; Adobe's APP14 is 12 bytes; a DNL
+    segment holds one 2-byte line count (ITU-T T.81 B.2.5, JFIF 1.02, Adobe TN 5116).
+    """
+    if marker == _APP0 and len(payload) >= _JFIF_HEADER:
+        return payload[: _JFIF_HEADER - 2] + b"\x00\x00"
+    if marker == _APP14:
+        return payload[:_ADOBE_HEADER]
+    if marker == _DNL:
+        return payload[:2]
+    return payload
 
 
 def _copy_scan(reader: _Reader, target: BinaryIO) -> int:
