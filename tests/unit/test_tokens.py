@@ -155,6 +155,9 @@ def test_hs256_token_signed_with_a_public_key_is_rejected(
     reload_settings(monkeypatch, SECRET_KEY=public_pem)
     with pytest.raises(InvalidTokenError):
         decode_access_token(forged)
+    # A secret PyJWT refuses stays refused: never replaced by an empty key anyone can use.
+    with pytest.raises(InvalidTokenError):
+        decode_access_token(_hs256_by_hand(_valid_claims(role="admin"), b""))
 
 
 def test_token_with_flipped_signature_byte_is_rejected() -> None:
